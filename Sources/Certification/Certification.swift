@@ -1,0 +1,1 @@
+// Certification: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+// Emulator: placeholder, filled in by its issue.

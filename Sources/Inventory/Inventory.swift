@@ -1,0 +1,1 @@
+// Inventory: PCI enumeration through libpci.

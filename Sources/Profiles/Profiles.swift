@@ -1,0 +1,1 @@
+// Profiles: placeholder, filled in by its issue.
