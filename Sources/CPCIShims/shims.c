@@ -12,6 +12,7 @@ static _Thread_local char last_error[512];
 static _Thread_local char warnings[4096];
 static _Thread_local size_t warnings_len;
 
+static void capture_error(char *format, ...) PCI_NONRET;
 static void capture_error(char *format, ...) {
     va_list args;
     va_start(args, format);
