@@ -103,7 +103,6 @@ int dpucert_pci_fill(struct pci_dev *dev, int flags, char *error, size_t error_l
 }
 
 int dpucert_pci_read_config(struct pci_dev *dev, unsigned char *buffer, char *error, size_t error_len) {
-    static const int sizes[] = {4096, 256, 64};
     jmp_buf guard;
     jmp_buf *outer = active_guard;
     if (setjmp(guard)) {
@@ -112,12 +111,21 @@ int dpucert_pci_read_config(struct pci_dev *dev, unsigned char *buffer, char *er
         return -1;
     }
     active_guard = &guard;
-    int length = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        if (pci_read_block(dev, 0, buffer, sizes[i])) {
-            length = sizes[i];
-            break;
+    // Access methods fail reads past what they hold (a short dump, a 256-byte sysfs
+    // file). The full space is the common case; otherwise find the readable length.
+    int length = 4096;
+    if (!pci_read_block(dev, 0, buffer, length)) {
+        int readable = 0, unreadable = 4096;
+        while (unreadable - readable > 1) {
+            int middle = (readable + unreadable) / 2;
+            if (pci_read_block(dev, 0, buffer, middle))
+                readable = middle;
+            else
+                unreadable = middle;
         }
+        length = readable;
+        if (length > 0 && !pci_read_block(dev, 0, buffer, length))
+            length = 0;
     }
     active_guard = outer;
     return length;

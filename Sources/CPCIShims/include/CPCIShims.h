@@ -24,8 +24,8 @@ struct pci_access *dpucert_pci_open(int method, const char *value, char *error, 
 /// pci_fill_info under the error guard; returns -1 and fills `error` on failure.
 int dpucert_pci_fill(struct pci_dev *dev, int flags, char *error, size_t error_len);
 
-/// Reads as much configuration space as the method provides (4096, 256 or 64
-/// bytes, or 0 when none is readable) into `buffer` (4096 bytes).
+/// Reads as much configuration space as the method provides (up to 4096 bytes;
+/// 0 when none is readable) into `buffer` (4096 bytes).
 /// Returns the length read, or -1 and fills `error` on failure.
 int dpucert_pci_read_config(struct pci_dev *dev, unsigned char *buffer, char *error, size_t error_len);
 
