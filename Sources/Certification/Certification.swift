@@ -1,1 +1,0 @@
-// Certification: placeholder, filled in by its issue.

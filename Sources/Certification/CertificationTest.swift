@@ -1,0 +1,95 @@
+// Certification: the test model, the plan derived from a profile, the runner, the
+// suites and the verdict. Tests see hardware only through protocols (`PCIBus`,
+// `SRIOVControl`, ...) handed in by the composition root; nothing here knows whether
+// a device is real or emulated, and nothing here imports the emulator.
+import Foundation
+import Reports
+
+/// One certification check. Bodies are synchronous and run on their own thread, so a
+/// check that blocks in a system call cannot starve the others; long bodies poll
+/// `context.isCancelled` between steps.
+public protocol CertificationTest: Sendable {
+    /// `suite.name`, lower-case with dashes.
+    var id: String { get }
+    var title: String { get }
+    /// The profile requirement the check verifies, in words.
+    var requirement: String { get }
+    var timeout: Duration { get }
+    /// Whether the check may run beside others of its suite without disturbing
+    /// their measurements (or they its own).
+    var runsConcurrently: Bool { get }
+    /// Nil when the check can run; otherwise why it is skipped.
+    func skipReason(_ context: TestContext) -> String?
+    func run(_ context: TestContext) throws -> TestOutcome
+}
+
+extension CertificationTest {
+    public var suite: String { String(id.prefix { $0 != "." }) }
+    public var timeout: Duration { .seconds(60) }
+    public var runsConcurrently: Bool { true }
+    public func skipReason(_ context: TestContext) -> String? { nil }
+}
+
+/// What a check concluded. `failed` is a defect of the device; `error` means the
+/// check could not conclude (a positive control failed, the harness broke).
+public struct TestOutcome: Sendable, Hashable {
+    public var status: TestStatus
+    public var message: String
+    public var measurements: [MeasuredValue]
+    public var evidence: [String]
+    public var series: [DataSeries]
+
+    public init(status: TestStatus, message: String, measurements: [MeasuredValue] = [],
+                evidence: [String] = [], series: [DataSeries] = []) {
+        self.status = status
+        self.message = message
+        self.measurements = measurements
+        self.evidence = evidence
+        self.series = series
+    }
+
+    /// Passed when every check in `checks` held and every measurement met its threshold;
+    /// otherwise failed with the failing checks as the message (each names the expected
+    /// and the observed value).
+    public static func judged(_ checks: [Check], measurements: [MeasuredValue] = [], evidence: [String],
+                              series: [DataSeries] = [], passMessage: String) -> TestOutcome {
+        let failures = checks.filter { !$0.holds }.map(\.description)
+            + measurements.filter { !$0.passed }.map { measured in
+                "\(measured.name): measured \(measured.value) \(measured.unit), required \(measured.threshold.map { "\($0.op.rawValue) \($0.value)" } ?? "a finite value")"
+            }
+        return TestOutcome(status: failures.isEmpty ? .passed : .failed,
+                           message: failures.isEmpty ? passMessage : failures.joined(separator: "; "),
+                           measurements: measurements, evidence: evidence, series: series)
+    }
+}
+
+/// One expectation of a check, with what was expected and what was observed.
+public struct Check: Sendable, Hashable, CustomStringConvertible {
+    public var subject: String
+    public var expected: String
+    public var observed: String
+    public var holds: Bool
+
+    public init(_ subject: String, expected: String, observed: String, holds: Bool) {
+        self.subject = subject
+        self.expected = expected
+        self.observed = observed
+        self.holds = holds
+    }
+
+    public var description: String { "\(subject): expected \(expected), observed \(observed)" }
+}
+
+/// Thrown by a check whose positive control failed: what it looks for is not even
+/// there, so a "blocked" or "absent" reading would prove nothing. Always `error`.
+public struct PositiveControlFailure: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var evidence: [String]
+
+    public init(_ reason: String, evidence: [String] = []) {
+        self.reason = reason
+        self.evidence = evidence
+    }
+
+    public var description: String { "positive control failed: \(reason)" }
+}
