@@ -1,0 +1,244 @@
+/// A device profile: what one card model must show the host and what it must achieve,
+/// plus how to emulate it. Every value of this type that `ProfileLoader` returns has passed
+/// all validation documented in docs/profiles.md. (Decoding from JSON checks each value's
+/// format, not the cross-field rules; load profiles through `ProfileLoader`.)
+public struct Profile: Sendable, Hashable, Codable {
+    public static let supportedSchemaVersion = 1
+
+    public let schemaVersion: Int
+    /// Lower-case words joined by dashes, e.g. `nvidia-bluefield-2-mbf2h516a`.
+    public let id: String
+    public let vendor: String
+    public let model: String
+    public let formFactor: String
+    public let ports: [Port]
+    public let firmware: Firmware?
+    public let pci: PCI
+    public let network: NetworkRequirements?
+    public let storage: StorageRequirements?
+    public let rdma: RDMARequirements?
+    public let isolation: Isolation?
+    public let emulation: Emulation?
+
+    /// The function with this role; roles are unique within a profile.
+    public func function(role: FunctionRole) -> PCIFunction? {
+        pci.functions.first { $0.role == role }
+    }
+
+    /// The sum of all port speeds: no throughput requirement may exceed it.
+    public var totalPortSpeedGbps: Int {
+        ports.totalSpeedGbps
+    }
+}
+
+extension Collection<Profile.Port> {
+    var totalSpeedGbps: Int {
+        reduce(0) { $0 + $1.speedGbps }
+    }
+}
+
+extension Profile {
+    /// A network port on the card.
+    public struct Port: Sendable, Hashable, Codable {
+        public static let allowedSpeedsGbps = [1, 10, 25, 40, 50, 100, 200, 400, 800]
+
+        /// 1-15 characters from `a-z 0-9 _ . -` (it may become an interface name in emulation).
+        public let name: String
+        public let speedGbps: Int
+    }
+
+    public struct Firmware: Sendable, Hashable, Codable {
+        /// The oldest firmware the certification accepts.
+        public let minVersion: FirmwareVersion
+    }
+
+    public struct PCI: Sendable, Hashable, Codable {
+        /// In profile order; names and roles are unique.
+        public let functions: [PCIFunction]
+    }
+
+    public enum FunctionRole: String, Sendable, Hashable, CaseIterable, Codable {
+        case network
+        case storage
+        case management
+        case accelerator
+        case other
+    }
+
+    /// One kind of physical function the card must present to the host.
+    public struct PCIFunction: Sendable, Hashable, Codable {
+        public let name: String
+        public let role: FunctionRole
+        public let match: DeviceMatch
+        /// How many functions matching `match` the host must see (for example one per port).
+        public let count: Int
+        public let classCode: ClassCode?
+        public let link: LinkRequirement?
+        /// Capabilities every matching function must expose, unique, in profile order.
+        public let capabilities: [Capability]
+        public let msix: MSIXRequirement?
+        public let acs: ACSRequirement?
+        public let sriov: SRIOVRequirement?
+    }
+
+    /// Identifies the functions of one kind. Subsystem IDs are either both given or both absent;
+    /// absent ones match any subsystem.
+    public struct DeviceMatch: Sendable, Hashable, Codable {
+        public let vendor: PCIID
+        public let device: PCIID
+        public let subsystemVendor: PCIID?
+        public let subsystemDevice: PCIID?
+
+        /// Whether a function with these IDs is one of this kind.
+        public func matches(
+            vendor: PCIID, device: PCIID, subsystemVendor: PCIID?, subsystemDevice: PCIID?
+        ) -> Bool {
+            guard vendor == self.vendor, device == self.device else { return false }
+            guard let requiredVendor = self.subsystemVendor, let requiredDevice = self.subsystemDevice else {
+                return true
+            }
+            return subsystemVendor == requiredVendor && subsystemDevice == requiredDevice
+        }
+
+        /// Whether some function would match both: then a profile could not tell two kinds apart.
+        func overlaps(_ other: DeviceMatch) -> Bool {
+            matches(
+                vendor: other.vendor, device: other.device, subsystemVendor: other.subsystemVendor,
+                subsystemDevice: other.subsystemDevice)
+                || other.matches(
+                    vendor: vendor, device: device, subsystemVendor: subsystemVendor, subsystemDevice: subsystemDevice)
+        }
+    }
+
+    /// The least link the function must train to (the Link Status register, not only Link Capabilities).
+    public struct LinkRequirement: Sendable, Hashable, Codable {
+        public static let allowedWidths = [1, 2, 4, 8, 12, 16, 32]
+
+        public let minSpeed: LinkSpeed
+        public let minWidth: Int
+
+        enum CodingKeys: String, CodingKey {
+            case minSpeed = "minSpeedGTs"
+            case minWidth
+        }
+    }
+
+    public struct MSIXRequirement: Sendable, Hashable, Codable {
+        /// 1...2048, the most an MSI-X table can hold.
+        public let minVectors: Int
+    }
+
+    public struct ACSRequirement: Sendable, Hashable, Codable {
+        /// Controls the capability must support, unique.
+        public let required: [ACSControl]
+    }
+
+    public struct SRIOVRequirement: Sendable, Hashable, Codable {
+        /// TotalVFs must be at least this (1...65535).
+        public let minTotalVFs: Int
+        /// The VF Device ID register value.
+        public let vfDeviceID: PCIID
+        /// Required First VF Offset, when the profile pins it.
+        public let firstVFOffset: Int?
+        /// Required VF Stride, when the profile pins it.
+        public let vfStride: Int?
+        /// How many VFs the certification enables (0 = none; at most `minTotalVFs`).
+        public let enableVFs: Int
+        /// Whether the host may enable VFs at all (a zero-trust host may not).
+        public let enableAllowed: Bool
+    }
+
+    /// Thresholds for the network suite; absent ones are not tested.
+    public struct NetworkRequirements: Sendable, Hashable, Codable {
+        public let minTcpThroughputGbps: Double?
+        public let minUdpThroughputGbps: Double?
+        public let maxTcpLatencyP99us: Double?
+    }
+
+    /// Thresholds for the storage suite; absent ones are not tested.
+    public struct StorageRequirements: Sendable, Hashable, Codable {
+        public let minSeqReadMiBps: Double?
+        public let minSeqWriteMiBps: Double?
+        public let minRandReadIOPS: Int?
+        public let maxReadLatencyP99us: Double?
+    }
+
+    /// Thresholds for the RDMA suite; absent ones are not tested.
+    public struct RDMARequirements: Sendable, Hashable, Codable {
+        public static let defaultMessageSizes = [65536]
+
+        public let minWriteBandwidthGbps: Double?
+        public let maxSendLatencyP99us: Double?
+        /// Message sizes in bytes to measure at, ascending and unique.
+        public let messageSizes: [Int]
+    }
+
+    public struct Isolation: Sendable, Hashable, Codable {
+        /// What the host must NOT reach.
+        public let management: ManagementPlane
+        /// Data-plane services the host may reach on the DPU.
+        public let allowlist: [AllowedService]
+        public let hostManagementChannel: HostManagementChannel?
+    }
+
+    /// The real card's management-plane addresses and services (at least one address).
+    public struct ManagementPlane: Sendable, Hashable, Codable {
+        public let ipv4: [IPv4Address]
+        public let ipv6: [IPv6Address]
+        public let tcpPorts: [Int]
+        public let udpPorts: [Int]
+    }
+
+    public enum TransportProtocol: String, Sendable, Hashable, CaseIterable, Codable {
+        case tcp
+        case udp
+    }
+
+    public struct AllowedService: Sendable, Hashable, Codable {
+        public let transport: TransportProtocol
+        public let port: Int
+        public let name: String
+
+        enum CodingKeys: String, CodingKey {
+            case transport = "protocol"
+            case port
+            case name
+        }
+    }
+
+    /// A host-side channel into the DPU's OS (BlueField's `tmfifo_net0` over RShim).
+    public struct HostManagementChannel: Sendable, Hashable, Codable {
+        public let interface: String
+        public let mode: HostManagementChannelMode
+    }
+
+    public enum HostManagementChannelMode: String, Sendable, Hashable, CaseIterable, Codable {
+        /// The channel must be closed to the host (zero-trust host).
+        case restricted
+        /// The host may use the channel.
+        case privileged
+    }
+
+    /// How to emulate the card when no hardware is present.
+    public struct Emulation: Sendable, Hashable, Codable {
+        /// Where the first function goes; the rest follow it.
+        public let pciAddress: PCIAddress
+        /// -1 (no affinity, as sysfs shows it) or 0...1023.
+        public let numaNode: Int
+        /// VFs already enabled when the run starts (at most the smallest `minTotalVFs`).
+        public let preEnabledVFs: Int
+        /// The IOMMU group number of the first function.
+        public let iommuGroupBase: Int
+        /// Size of the file backing the emulated storage namespace.
+        public let storageBackingMiB: Int
+        /// Required when the profile has an isolation section.
+        public let lab: EmulatedLab?
+    }
+
+    /// Management addresses inside the emulated lab: only 198.18.0.0/15 for IPv4 and
+    /// 2001:db8::/32 or fe80::/10 for IPv6, so a lab can never touch a real network.
+    public struct EmulatedLab: Sendable, Hashable, Codable {
+        public let managementIPv4: [IPv4Address]
+        public let managementIPv6: [IPv6Address]
+    }
+}
