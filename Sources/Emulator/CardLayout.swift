@@ -107,7 +107,7 @@ struct CardLayout: Sendable {
         claimedAddresses = occupied
 
         // One 64 GiB prefetchable window per card and a fixed 2 GiB slot per PF inside it, so
-        // no PF's addresses depend on another PF's VF count (a fault changes exactly one thing).
+        // no PF's addresses depend on another PF's VF count (a fault changes one thing only).
         try check.require(
             card.functions.count <= CardLayout.slotCount, "functions",
             expected: "at most \(CardLayout.slotCount) physical functions", found: "\(card.functions.count)")
@@ -115,8 +115,11 @@ struct CardLayout: Sendable {
         windowLimit = windowBase + CardLayout.windowSize - 1
         var bases: [UInt64] = []
         var vfBases: [UInt64?] = []
+        let addressOrder = card.functions.map(\.address).sorted()
         for (index, function) in card.functions.enumerated() {
-            let slot = windowBase + UInt64(index) * CardLayout.slotSize
+            // Slots follow address order: removing the highest PF moves no other PF.
+            let rank = addressOrder.firstIndex(of: function.address) ?? index
+            let slot = windowBase + UInt64(rank) * CardLayout.slotSize
             bases.append(slot)
             var slotEnd = slot + function.barSize
             if let sriov = function.sriov, sriov.totalVFs > 0 {

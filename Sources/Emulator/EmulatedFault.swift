@@ -42,7 +42,7 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciSysfsMismatch:
             "the PF driver lowers sriov_totalvfs to half of the capability's TotalVFs"
         case .pciAERErrors:
-            "the first AER-capable function logged a Completion Timeout: UESta bit set, non-fatal counter 2"
+            "the first AER-capable function logged Completion Timeouts: UESta bit set, AER counter at 2"
         case .pciSharedIOMMUGroup:
             "every function of the card (PFs and VFs) sits in the first PF's IOMMU group"
         case .pciACSDisabled:
@@ -102,11 +102,14 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         func notApplicable(_ reason: String) -> EmulatorError {
             .faultNotApplicable(fault: name, card: card.id, reason: reason)
         }
+        guard let firstFunction = card.functions.first else {
+            throw notApplicable("the card has no functions")
+        }
         var faulty = card
         switch self {
         case .pciLinkDowngrade:
             // All PFs share the card's one physical link.
-            let link = card.functions[0].link
+            let link = firstFunction.link
             guard link.maxWidth > 1 || link.maxSpeed > .gt2_5 else {
                 throw notApplicable("an x1 2.5 GT/s link cannot train lower")
             }
@@ -136,12 +139,16 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciAERErrors:
             guard let index = card.functions.firstIndex(where: { $0.aer != nil }), var aer = card.functions[index].aer
             else { throw notApplicable("no function has AER") }
+            // Counted under the severity the function gives Completion Timeouts.
             aer.uncorrectableStatus.insert(.completionTimeout)
-            aer.fatalErrors.remove(.completionTimeout)
-            aer.nonFatalCounts[.completionTimeout, default: 0] += 2
+            if aer.fatalErrors.contains(.completionTimeout) {
+                aer.fatalCounts[.completionTimeout, default: 0] += 2
+            } else {
+                aer.nonFatalCounts[.completionTimeout, default: 0] += 2
+            }
             faulty.functions[index].aer = aer
         case .pciSharedIOMMUGroup:
-            guard let group = card.functions[0].iommuGroup else {
+            guard let group = firstFunction.iommuGroup else {
                 throw notApplicable("the first PF has no IOMMU group")
             }
             let hasVFs = card.functions.contains { ($0.sriov?.totalVFs ?? 0) > 0 }
@@ -166,7 +173,7 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
                 card.functions[$0].address < card.functions[$1].address
             }) {
                 faulty.functions.remove(at: last)
-            } else if var sriov = card.functions[0].sriov, sriov.enabledVFs > 0 {
+            } else if var sriov = firstFunction.sriov, sriov.enabledVFs > 0 {
                 sriov.absentVFs.insert(sriov.enabledVFs - 1)
                 faulty.functions[0].sriov = sriov
             } else {

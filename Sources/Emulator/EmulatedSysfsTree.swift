@@ -69,7 +69,8 @@ public struct EmulatedSysfsTree: Sendable {
         var hostBridges: [EmulatedPCIAddress: EmulatedHostBridge] = [:]
         for card in cards {
             let layout = try CardLayout(card)
-            for (address, field) in layout.claimedAddresses where address != card.rootPort.hostBridgeAddress {
+            for (address, field) in layout.claimedAddresses.sorted(by: { $0.key < $1.key })
+            where address != card.rootPort.hostBridgeAddress {
                 if let owner = owners[address] {
                     throw .invalidDescription(
                         card: card.id, field: field, expected: "an address no other card uses",

@@ -113,7 +113,13 @@ enum FileSystem {
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
-            entries.append((name, entry.pointee.d_type == UInt8(DT_DIR)))
+            var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
+            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                // Some file systems do not fill d_type; ask the inode.
+                var status = stat()
+                isDirectory = lstat(path + "/" + name, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+            }
+            entries.append((name, isDirectory))
         }
         closedir(directory)
         for entry in entries {

@@ -6,11 +6,23 @@ import Testing
 final class TemporaryDirectory: Sendable {
     let path: String
 
-    init() throws {
-        let template = NSTemporaryDirectory() + "emulator-tests.XXXXXX"
+    /// Under `base` (default: the system temporary directory).
+    init(under base: String = NSTemporaryDirectory()) throws {
+        let template = (base.hasSuffix("/") ? base : base + "/") + "emulator-tests.XXXXXX"
         var bytes = Array(template.utf8CString)
         let created = try #require(bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) })
         path = String(cString: created)
+    }
+
+    /// Under tmpfs when the machine has one, so a timing measures the writer, not a disk
+    /// that other jobs on a shared machine may be saturating.
+    static func inMemory() throws -> TemporaryDirectory {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let shmIsTmpfs = mounts.split(separator: "\n").contains { $0.hasPrefix("tmpfs /dev/shm tmpfs ") }
+        if shmIsTmpfs && FileManager.default.isWritableFile(atPath: "/dev/shm") {
+            return try TemporaryDirectory(under: "/dev/shm")
+        }
+        return try TemporaryDirectory()
     }
 
     func child(_ name: String) -> String { path + "/" + name }
