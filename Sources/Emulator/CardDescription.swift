@@ -293,7 +293,8 @@ public struct EmulatedSRIOV: Sendable, Hashable {
     /// forwarding is enabled above it).
     public var ariCapableHierarchy: Bool
     public var supportedPageSizes: UInt32
-    /// Size of each VF's BAR0 (64-bit prefetchable), a power of two ≥ 4 KiB.
+    /// Size of each VF's BAR0 (64-bit prefetchable), a power of two ≥ 4 KiB; all TotalVFs of
+    /// them fit in the PF's 2 GiB slot with its BAR0.
     public var vfBARSize: UInt64
     public var vfMSIX: EmulatedMSIX?
     /// Driver the VFs bind to on the host (nil: unbound).
@@ -373,7 +374,8 @@ public struct EmulatedFunction: Sendable, Hashable {
     public var netdevs: [String]
     /// `irq` (INTx; MSI-X vectors do not show there).
     public var irq: UInt32
-    /// Size of BAR0 (64-bit prefetchable, holds the MSI-X table), a power of two ≥ 16 KiB.
+    /// Size of BAR0 (64-bit prefetchable, holds the MSI-X table), a power of two from 16 KiB
+    /// to 2 GiB; BAR0 and the VF BARs of one PF share a 2 GiB slot.
     public var barSize: UInt64
 
     public init(

@@ -89,7 +89,10 @@ public struct EmulatedSysfsTree: Sendable {
             for other in layouts where other.card.rootPort.address.domain == card.rootPort.address.domain {
                 let overlaps =
                     layout.secondaryBus <= other.subordinateBus && other.secondaryBus <= layout.subordinateBus
-                if overlaps || (layout.secondaryBus...layout.subordinateBus).contains(other.card.rootPort.address.bus) {
+                let portInside =
+                    (layout.secondaryBus...layout.subordinateBus).contains(other.card.rootPort.address.bus)
+                    || (other.secondaryBus...other.subordinateBus).contains(card.rootPort.address.bus)
+                if overlaps || portInside {
                     throw .invalidDescription(
                         card: card.id, field: "functions",
                         expected: "buses no other card's root port covers or sits on",

@@ -70,6 +70,19 @@ import Testing
         #expect(field == "functions[0]")
         #expect(found.contains("0000:03:00.0"))
 
+        // A root port inside another card's bus range is refused whichever card comes first.
+        var nested = SampleCards.dpu(bus: 0x40, rootPortDevice: 2)
+        nested.rootPort.address = pci(3, 0x1f, 7)
+        for cards in [[SampleCards.dpu(), nested], [nested, SampleCards.dpu()]] {
+            let nestedError = #expect(throws: EmulatorError.self) { try EmulatedSysfsTree.write(cards, to: directory.path) }
+            guard case let .invalidDescription(_, field, expected, _)? = nestedError else {
+                Issue.record("expected invalidDescription, got \(String(describing: nestedError))")
+                continue
+            }
+            #expect(field == "functions")
+            #expect(expected.contains("root port"))
+        }
+
         // Separate buses behind separate root ports share the host bridge.
         let tree = try EmulatedSysfsTree.write([SampleCards.dpu(), SampleCards.dpu(bus: 0x40, rootPortDevice: 2)], to: directory.path)
         let listing = try Lspci.listing(tree: tree.root)
