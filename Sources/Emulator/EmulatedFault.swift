@@ -1,0 +1,200 @@
+// The fault table: every fault the emulator can inject, the one property it breaks and the
+// certification tests that must turn red when it is injected. PCI faults are transformations
+// of a card description applied before the tree is written; lab faults are listed here so
+// the table is complete, and the emulated lab applies them.
+
+public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case pciLinkDowngrade = "pci-link-downgrade"
+    case pciVFShortfall = "pci-vf-shortfall"
+    case pciSysfsMismatch = "pci-sysfs-mismatch"
+    case pciAERErrors = "pci-aer-errors"
+    case pciSharedIOMMUGroup = "pci-shared-iommu-group"
+    case pciACSDisabled = "pci-acs-disabled"
+    case pciMissingFunction = "pci-missing-function"
+    case isolationFirewallOpen = "isolation-firewall-open"
+    case isolationMgmtListensEverywhere = "isolation-mgmt-listens-everywhere"
+    case isolationIPv6Unfiltered = "isolation-ipv6-unfiltered"
+    case isolationDPUForwards = "isolation-dpu-forwards"
+    case isolationTmfifoOpen = "isolation-tmfifo-open"
+    case isolationTenantLeak = "isolation-tenant-leak"
+    case isolationMgmtDown = "isolation-mgmt-down"
+
+    /// Who applies the fault: the PCI tree writer or the emulated network lab.
+    public enum Domain: String, Sendable, Hashable {
+        case pci
+        case lab
+    }
+
+    public var name: String { rawValue }
+    public var description: String { rawValue }
+
+    public var domain: Domain {
+        rawValue.hasPrefix("pci-") ? .pci : .lab
+    }
+
+    /// What the fault breaks, in one line.
+    public var summary: String {
+        switch self {
+        case .pciLinkDowngrade:
+            "the card's link trains at half its width and one speed below its capability (LnkSta < LnkCap)"
+        case .pciVFShortfall:
+            "the first SR-IOV PF offers half the TotalVFs the card is described with"
+        case .pciSysfsMismatch:
+            "the PF driver lowers sriov_totalvfs to half of the capability's TotalVFs"
+        case .pciAERErrors:
+            "the first AER-capable function logged Completion Timeouts: UESta bit set, AER counter at 2"
+        case .pciSharedIOMMUGroup:
+            "every function of the card (PFs and VFs) sits in the first PF's IOMMU group"
+        case .pciACSDisabled:
+            "every ACS Control register of the card and its root port is cleared"
+        case .pciMissingFunction:
+            "the card's last PF (with its VFs) is absent; on a single-PF card its last enabled VF"
+        case .isolationFirewallOpen:
+            "the DPU firewall accepts host-side traffic to management services"
+        case .isolationMgmtListensEverywhere:
+            "DPU management services listen on every address, not only the OOB side"
+        case .isolationIPv6Unfiltered:
+            "the DPU firewall filters IPv4 only; IPv6 from the host reaches management services"
+        case .isolationDPUForwards:
+            "the DPU forwards packets from the host into the OOB management network"
+        case .isolationTmfifoOpen:
+            "the host-to-Arm tmfifo link is up and serves SSH to the host"
+        case .isolationTenantLeak:
+            "traffic between two tenants' functions is not separated"
+        case .isolationMgmtDown:
+            "the DPU management plane is down, so the OOB positive control must fail and isolation tests must not pass"
+        }
+    }
+
+    /// The certification tests that must fail (or, for a failed positive control, error).
+    public var brokenTestIDs: [String] {
+        switch self {
+        case .pciLinkDowngrade: ["pci.link-speed-width"]
+        case .pciVFShortfall, .pciSysfsMismatch: ["pci.sriov-capability"]
+        case .pciAERErrors: ["pci.aer-clean"]
+        case .pciSharedIOMMUGroup, .pciACSDisabled: ["pci.iommu-isolation"]
+        case .pciMissingFunction: ["pci.functions-present"]
+        case .isolationFirewallOpen, .isolationIPv6Unfiltered: ["isolation.mgmt-unreachable-from-host"]
+        case .isolationMgmtListensEverywhere: ["isolation.mgmt-listen-scope"]
+        case .isolationDPUForwards: ["isolation.no-forwarding-to-oob"]
+        case .isolationTmfifoOpen: ["isolation.tmfifo-closed"]
+        case .isolationTenantLeak: ["isolation.tenant-separation"]
+        case .isolationMgmtDown: ["isolation.mgmt-reachable-from-oob"]
+        }
+    }
+
+    /// One line for `dpucert emulate faults`: name, domain, what it breaks, which tests.
+    public var listing: String {
+        "\(name) [\(domain.rawValue)] \(summary) (breaks: \(brokenTestIDs.joined(separator: ", ")))"
+    }
+
+    /// Looks a fault up by its name.
+    public static func named(_ name: String) throws(EmulatorError) -> EmulatedFault {
+        guard let fault = EmulatedFault(rawValue: name) else {
+            throw .unknownFault(name: name, validNames: allCases.map(\.name))
+        }
+        return fault
+    }
+
+    /// The card with this fault injected. Lab faults, and PCI faults with nothing to break on
+    /// this card, are `faultNotApplicable`.
+    public func apply(to card: EmulatedCard) throws(EmulatorError) -> EmulatedCard {
+        func notApplicable(_ reason: String) -> EmulatorError {
+            .faultNotApplicable(fault: name, card: card.id, reason: reason)
+        }
+        guard let firstFunction = card.functions.first else {
+            throw notApplicable("the card has no functions")
+        }
+        var faulty = card
+        switch self {
+        case .pciLinkDowngrade:
+            // All PFs share the card's one physical link.
+            let link = firstFunction.link
+            guard link.maxWidth > 1 || link.maxSpeed > .gt2_5 else {
+                throw notApplicable("an x1 2.5 GT/s link cannot train lower")
+            }
+            let lowerSpeed = link.supportedSpeeds.filter { $0 < link.maxSpeed }.max() ?? link.maxSpeed
+            let narrowerWidth = EmulatedLink.validWidths.filter { $0 <= link.maxWidth / 2 }.max() ?? link.maxWidth
+            for index in faulty.functions.indices {
+                faulty.functions[index].link.currentSpeed = lowerSpeed
+                faulty.functions[index].link.currentWidth = narrowerWidth
+            }
+        case .pciVFShortfall:
+            guard let index = card.functions.firstIndex(where: { ($0.sriov?.totalVFs ?? 0) > 0 }),
+                var sriov = card.functions[index].sriov
+            else { throw notApplicable("no PF offers VFs") }
+            sriov.totalVFs /= 2
+            sriov.initialVFs = min(sriov.initialVFs, sriov.totalVFs)
+            sriov.enabledVFs = min(sriov.enabledVFs, sriov.totalVFs)
+            sriov.driverTotalVFs = sriov.driverTotalVFs.map { min($0, sriov.totalVFs) }
+            sriov.absentVFs = sriov.absentVFs.filter { $0 < sriov.totalVFs }
+            faulty.functions[index].sriov = sriov
+        case .pciSysfsMismatch:
+            guard let index = card.functions.firstIndex(where: { ($0.sriov?.totalVFs ?? 0) > 0 }),
+                var sriov = card.functions[index].sriov
+            else { throw notApplicable("no PF offers VFs") }
+            sriov.driverTotalVFs = sriov.totalVFs / 2
+            sriov.enabledVFs = min(sriov.enabledVFs, sriov.totalVFs / 2)
+            faulty.functions[index].sriov = sriov
+        case .pciAERErrors:
+            guard let index = card.functions.firstIndex(where: { $0.aer != nil }), var aer = card.functions[index].aer
+            else { throw notApplicable("no function has AER") }
+            // Counted under the severity the function gives Completion Timeouts.
+            aer.uncorrectableStatus.insert(.completionTimeout)
+            if aer.fatalErrors.contains(.completionTimeout) {
+                aer.fatalCounts[.completionTimeout, default: 0] += 2
+            } else {
+                aer.nonFatalCounts[.completionTimeout, default: 0] += 2
+            }
+            faulty.functions[index].aer = aer
+        case .pciSharedIOMMUGroup:
+            guard let group = firstFunction.iommuGroup else {
+                throw notApplicable("the first PF has no IOMMU group")
+            }
+            let hasVFs = card.functions.contains { ($0.sriov?.totalVFs ?? 0) > 0 }
+            guard card.functions.count > 1 || hasVFs else {
+                throw notApplicable("a single function without VFs has nothing to share a group with")
+            }
+            for index in faulty.functions.indices {
+                faulty.functions[index].iommuGroup = group
+                faulty.functions[index].sriov?.vfIOMMUGroups = .shared(group: group)
+            }
+        case .pciACSDisabled:
+            let anyEnabled =
+                !(card.rootPort.acs?.control.isEmpty ?? true)
+                || card.functions.contains { !($0.acs?.control.isEmpty ?? true) }
+            guard anyEnabled else { throw notApplicable("no ACS control is enabled") }
+            faulty.rootPort.acs?.control = []
+            for index in faulty.functions.indices {
+                faulty.functions[index].acs?.control = []
+            }
+        case .pciMissingFunction:
+            if card.functions.count > 1, let last = card.functions.indices.max(by: {
+                card.functions[$0].address < card.functions[$1].address
+            }) {
+                faulty.functions.remove(at: last)
+            } else if var sriov = firstFunction.sriov, sriov.enabledVFs > 0 {
+                sriov.absentVFs.insert(sriov.enabledVFs - 1)
+                faulty.functions[0].sriov = sriov
+            } else {
+                throw notApplicable("a single PF without enabled VFs has no function to lose")
+            }
+        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
+            .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
+            throw notApplicable("a lab fault: the emulated lab applies it, not the PCI tree")
+        }
+        return faulty
+    }
+}
+
+extension EmulatedCard {
+    /// The card with every PCI fault of `faults` applied in order; lab faults are left to
+    /// the lab.
+    public func applying(_ faults: [EmulatedFault]) throws(EmulatorError) -> EmulatedCard {
+        var card = self
+        for fault in faults where fault.domain == .pci {
+            card = try fault.apply(to: card)
+        }
+        return card
+    }
+}
