@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libpci (pciutils) as a system library; shims live in CPCIShims.
@@ -54,13 +55,15 @@ let package = Package(
             dependencies: [
                 "Inventory", "Profiles", "Emulator", "Certification", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "InventoryTests", dependencies: ["Inventory"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .target(name: "PCITestSupport", dependencies: ["Inventory"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
     ]

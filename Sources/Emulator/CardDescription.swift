@@ -346,6 +346,38 @@ public struct EmulatedSRIOV: Sendable, Hashable {
     public var reportedTotalVFs: Int { driverTotalVFs ?? totalVFs }
 }
 
+/// Vital Product Data: what the board says it is (read through the VPD capability,
+/// which Linux exposes as the `vpd` file).
+public struct EmulatedVPD: Sendable, Hashable {
+    public var productName: String
+    public var partNumber: String
+    public var serialNumber: String
+
+    public init(productName: String, partNumber: String, serialNumber: String) {
+        self.productName = productName
+        self.partNumber = partNumber
+        self.serialNumber = serialNumber
+    }
+
+    /// The VPD resources: identifier string (0x82), read-only keywords PN/SN and the RV
+    /// checksum (0x90), end tag (0x78). The RV byte makes the sum of all bytes up to and
+    /// including it zero, as readers verify.
+    public var bytes: [UInt8] {
+        func field(_ keyword: String, _ value: String) -> [UInt8] {
+            let data = Array(value.utf8.prefix(255))
+            return Array(keyword.utf8) + [UInt8(data.count)] + data
+        }
+        let identifier = Array(productName.utf8.prefix(255))
+        var bytes: [UInt8] = [0x82, UInt8(identifier.count), 0] + identifier
+        let readOnly = field("PN", partNumber) + field("SN", serialNumber) + Array("RV".utf8) + [1]
+        bytes += [0x90, UInt8(readOnly.count + 1), 0] + readOnly
+        let sum = bytes.reduce(UInt8(0)) { $0 &+ $1 }
+        bytes.append(0 &- sum)
+        bytes.append(0x78)
+        return bytes
+    }
+}
+
 /// A physical function of the card (a PF with or without SR-IOV), always a PCIe endpoint.
 public struct EmulatedFunction: Sendable, Hashable {
     public var address: EmulatedPCIAddress
@@ -358,6 +390,7 @@ public struct EmulatedFunction: Sendable, Hashable {
     public var revision: UInt8
     public var link: EmulatedLink
     public var powerManagement: Bool
+    public var vpd: EmulatedVPD?
     public var msix: EmulatedMSIX?
     public var aer: EmulatedAER?
     public var acs: EmulatedACS?
@@ -388,6 +421,7 @@ public struct EmulatedFunction: Sendable, Hashable {
         revision: UInt8 = 0,
         link: EmulatedLink,
         powerManagement: Bool = true,
+        vpd: EmulatedVPD? = nil,
         msix: EmulatedMSIX? = EmulatedMSIX(tableSize: 64),
         aer: EmulatedAER? = EmulatedAER(),
         acs: EmulatedACS? = nil,
@@ -410,6 +444,7 @@ public struct EmulatedFunction: Sendable, Hashable {
         self.revision = revision
         self.link = link
         self.powerManagement = powerManagement
+        self.vpd = vpd
         self.msix = msix
         self.aer = aer
         self.acs = acs

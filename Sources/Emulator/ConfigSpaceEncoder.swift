@@ -4,6 +4,7 @@
 /// The capabilities the encoder can place.
 public enum CapabilityKind: Sendable, Hashable, CaseIterable {
     case powerManagement
+    case vitalProductData
     case msix
     case pciExpress
     case advancedErrorReporting
@@ -16,6 +17,7 @@ public enum CapabilityKind: Sendable, Hashable, CaseIterable {
     public var id: UInt16 {
         switch self {
         case .powerManagement: 0x01
+        case .vitalProductData: 0x03
         case .msix: 0x11
         case .pciExpress: 0x10
         case .advancedErrorReporting: 0x0001
@@ -29,7 +31,7 @@ public enum CapabilityKind: Sendable, Hashable, CaseIterable {
     /// Whether it lives in the extended chain (0x100 and up).
     public var isExtended: Bool {
         switch self {
-        case .powerManagement, .msix, .pciExpress: false
+        case .powerManagement, .vitalProductData, .msix, .pciExpress: false
         default: true
         }
     }
@@ -268,6 +270,10 @@ extension CardLayout {
 
         if function.powerManagement {
             builder.appendPowerManagement()
+        }
+        if function.vpd != nil {
+            // Address/flag and data registers stay zero: the data is read through sysfs `vpd`.
+            _ = builder.appendStandard(.vitalProductData, size: 8)
         }
         if let msix = function.msix {
             builder.appendMSIX(msix, enabled: driverBound)

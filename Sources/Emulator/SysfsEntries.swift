@@ -139,6 +139,9 @@ extension CardLayout {
                 entry.links.append(("virtfn\(vf.index)", cardParent + [vf.address.description]))
             }
         }
+        if let vpd = function.vpd {
+            entry.files.append(("vpd", vpd.bytes))
+        }
         entry.files.append(("config", physicalFunctionConfig(index, enabledVFs: enabledVFs).bytes))
         entry.netdevs = function.netdevs
         entry.driver = function.driver

@@ -76,6 +76,7 @@ import Testing
     private func expectedTitle(_ kind: CapabilityKind, rootPort: Bool) -> String {
         switch kind {
         case .powerManagement: "Power Management version 3"
+        case .vitalProductData: "Vital Product Data"
         case .msix: "MSI-X:"
         case .pciExpress: rootPort ? "Express (v2) Root Port (Slot-), MSI 00" : "Express (v2) Endpoint, MSI 00"
         case .advancedErrorReporting: "Advanced Error Reporting"

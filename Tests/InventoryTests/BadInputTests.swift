@@ -1,6 +1,9 @@
 import Foundation
+import PCITestSupport
 import Testing
 @testable import Inventory
+
+let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
 
 @Suite("Bad input gives a specific error or a flagged partial result")
 struct BadInputTests {

@@ -1,4 +1,5 @@
 import Foundation
+import PCITestSupport
 import Testing
 @testable import Inventory
 
@@ -25,7 +26,7 @@ enum DumpCorpus {
 }
 
 @Suite("Decoding agrees with lspci on real bus dumps", .enabled(if: DumpCorpus.available, DumpCorpus.reason),
-       .enabled(if: Lspci.path != nil, "lspci is not installed (Debian package pciutils)"))
+       .enabled(if: LspciReading.path != nil, "lspci is not installed (Debian package pciutils)"))
 struct DumpCorpusTests {
     @Test("the corpus holds the cases the inventory must handle")
     func corpusIsComplete() {
@@ -36,7 +37,7 @@ struct DumpCorpusTests {
     func agreesWithLspci(file: String) throws {
         let path = DumpCorpus.directory + "/" + file
         let inventory = try InventoryReader(source: .dump(path: path)).read()
-        let reference = try Lspci.read(["-F", path])
+        let reference = try LspciReading.read(["-F", path])
         #expect(!inventory.functions.isEmpty)
         #expect(inventory.functions.count == reference.count)
         let problems = disagreements(inventory, reference)

@@ -1,9 +1,10 @@
 import Foundation
+import PCITestSupport
 import Testing
 @testable import Inventory
 
 @Suite("Hand-built sysfs trees", .enabled(if: DumpCorpus.available, DumpCorpus.reason),
-       .enabled(if: Lspci.path != nil, "lspci is not installed (Debian package pciutils)"))
+       .enabled(if: LspciReading.path != nil, "lspci is not installed (Debian package pciutils)"))
 struct SysfsTreeTests {
     /// The Intel 82576 PF of pciutils' corpus (SR-IOV: Total 8, NumVFs 1, offset 384, stride 2).
     static func intelPF() throws -> RawPCIFunction {
@@ -51,7 +52,7 @@ struct SysfsTreeTests {
     func sriovTree() throws {
         let tree = try Self.buildSRIOVTree()
         let inventory = try InventoryReader(source: .sysfs(root: tree.root)).read()
-        let reference = try Lspci.read(["-A", "linux-sysfs", "-O", "sysfs.path=\(tree.root)"])
+        let reference = try LspciReading.read(["-A", "linux-sysfs", "-O", "sysfs.path=\(tree.root)"])
         let problems = disagreements(inventory, reference)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 

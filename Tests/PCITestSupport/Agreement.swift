@@ -1,9 +1,9 @@
 import Foundation
-@testable import Inventory
+import Inventory
 
 /// Field-by-field comparison of dpucert's inventory with lspci's reading of the same
 /// input; returns one line per disagreement.
-func disagreements(_ inventory: PCIInventory, _ lspci: [LspciFunction]) -> [String] {
+public func disagreements(_ inventory: PCIInventory, _ lspci: [LspciFunction]) -> [String] {
     var problems: [String] = []
     let ours = Dictionary(uniqueKeysWithValues: inventory.functions.map { ($0.address.description, $0) })
     let theirAddresses = Set(lspci.map(\.address))
@@ -36,11 +36,11 @@ func disagreements(_ inventory: PCIInventory, _ lspci: [LspciFunction]) -> [Stri
             problems.append("\(reference.address): lspci reports \(reference.chainMarkers), dpucert reports no chain problem")
         }
         if let capability = reference.linkCapability {
-            check("LnkCap", function.link.map { "\(Lspci.speedText($0.maxSpeedGTs)) x\($0.maxWidth)" },
+            check("LnkCap", function.link.map { "\(LspciReading.speedText($0.maxSpeedGTs)) x\($0.maxWidth)" },
                   "\(capability.speed) x\(capability.width)")
         }
         if let status = reference.linkStatus {
-            check("LnkSta", function.link.map { "\(Lspci.speedText($0.currentSpeedGTs)) x\($0.currentWidth)" },
+            check("LnkSta", function.link.map { "\(LspciReading.speedText($0.currentSpeedGTs)) x\($0.currentWidth)" },
                   "\(status.speed) x\(status.width)")
         }
         if !reference.sriov.isEmpty {
@@ -57,13 +57,11 @@ func disagreements(_ inventory: PCIInventory, _ lspci: [LspciFunction]) -> [Stri
 }
 
 /// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
-
 /// A PCI address written out in a test.
-func pci(_ text: String) -> PCIAddress {
+public func pci(_ text: String) -> PCIAddress {
     guard let address = PCIAddress(text) else { fatalError("not a PCI address: \(text)") }
     return address
 }

@@ -1,39 +1,41 @@
+// PCITestSupport: lspci's independent reading of a bus, and the field-by-field
+// comparison of dpucert's inventory with it, shared by the test targets.
 import Foundation
 
 /// lspci's view of a bus, parsed from `lspci -n -D -vvv`: the independent reading
 /// that dpucert's decoding is checked against.
-struct LspciFunction: Equatable {
-    var address: String
-    var vendorDevice: String
-    var classCode: String
-    var revision: String?
-    var subsystem: String?
+public struct LspciFunction: Equatable, Sendable {
+    public var address: String
+    public var vendorDevice: String
+    public var classCode: String
+    public var revision: String?
+    public var subsystem: String?
     /// `40` for standard, `100 v1` for extended capabilities, in chain order.
-    var capabilityOffsets: [String] = []
+    public var capabilityOffsets: [String] = []
     /// Names of the capabilities whose lspci titles are mapped (see `nameForTitle`).
-    var capabilityNames: [String] = []
-    var chainMarkers: [String] = []
-    var linkCapability: (speed: String, width: Int)?
-    var linkStatus: (speed: String, width: Int)?
-    var sriov: [String: Int] = [:]
-    var sriovDeviceID: String?
+    public var capabilityNames: [String] = []
+    public var chainMarkers: [String] = []
+    public var linkCapability: (speed: String, width: Int)?
+    public var linkStatus: (speed: String, width: Int)?
+    public var sriov: [String: Int] = [:]
+    public var sriovDeviceID: String?
 
-    static func == (lhs: LspciFunction, rhs: LspciFunction) -> Bool { lhs.address == rhs.address }
+    public static func == (lhs: LspciFunction, rhs: LspciFunction) -> Bool { lhs.address == rhs.address }
 }
 
-enum Lspci {
-    static var path: String? {
+public enum LspciReading {
+    public static var path: String? {
         ["/usr/bin/lspci", "/usr/sbin/lspci", "/bin/lspci", "/sbin/lspci"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// Runs lspci with `arguments` in front of `-n -D -vvv` and parses its output.
-    static func read(_ arguments: [String]) throws -> [LspciFunction] {
+    public static func read(_ arguments: [String]) throws -> [LspciFunction] {
         guard let path else { throw Failure(description: "lspci is not installed (Debian package pciutils)") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -50,7 +52,7 @@ enum Lspci {
         return parse(String(decoding: data, as: UTF8.self))
     }
 
-    static func parse(_ text: String) -> [LspciFunction] {
+    public static func parse(_ text: String) -> [LspciFunction] {
         var functions: [LspciFunction] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             if !line.hasPrefix("\t") {
@@ -126,7 +128,7 @@ enum Lspci {
     }
 
     /// lspci's spelling of a link speed (`2.5GT/s`, `16GT/s`, `unknown`).
-    static func speedText(_ gigatransfers: Double?) -> String {
+    public static func speedText(_ gigatransfers: Double?) -> String {
         guard let gigatransfers else { return "unknown" }
         return (gigatransfers == gigatransfers.rounded() ? String(Int(gigatransfers)) : String(gigatransfers)) + "GT/s"
     }

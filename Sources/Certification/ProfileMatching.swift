@@ -1,0 +1,39 @@
+import Inventory
+import Profiles
+
+/// The inventory functions a profile function stands for: physical functions with its
+/// vendor/device (and subsystem, where the profile pins it).
+public struct MatchedFunctions: Sendable {
+    public let specification: Profile.PCIFunction
+    public let functions: [PCIFunction]
+
+    /// `network-pf (15b3:a2d6)`: how checks name a profile function in messages.
+    public var label: String {
+        "\(specification.name) (\(specification.match.vendor):\(specification.match.device))"
+    }
+}
+
+extension Profile.PCIFunction {
+    public func matches(_ function: PCIFunction) -> Bool {
+        !function.isVirtualFunction && match.matches(
+            vendor: Profile.PCIID(function.vendorID), device: Profile.PCIID(function.deviceID),
+            subsystemVendor: function.subsystemVendorID.map(Profile.PCIID.init),
+            subsystemDevice: function.subsystemDeviceID.map(Profile.PCIID.init))
+    }
+}
+
+extension Profile {
+    /// Each profile function with the inventory functions that match it.
+    public func matched(in inventory: PCIInventory) -> [MatchedFunctions] {
+        pci.functions.map { specification in
+            MatchedFunctions(specification: specification, functions: inventory.functions.filter(specification.matches))
+        }
+    }
+}
+
+extension PCIInventory {
+    /// The VFs present under `physicalFunction`.
+    public func virtualFunctions(of physicalFunction: PCIAddress) -> [PCIFunction] {
+        functions.filter { $0.physicalFunction == physicalFunction }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Certification
+import Foundation
+import Inventory
+import Logging
+import Profiles
+import Reports
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Qualify a card against its profile and write JUnit, JSON and HTML reports.",
+        discussion: """
+        Exit status: 0 every required check passed; 1 a check failed; 2 usage, profile or \
+        input error; 3 the run could not be completed (infrastructure error, positive \
+        control failed, aborted).
+        """
+    )
+
+    @Option(help: "The device profile (YAML).")
+    var profile: String
+
+    @Flag(help: "Run against an emulated card built from the profile.")
+    var emulated = false
+
+    @Flag(help: "Run against the hardware on this host's PCI bus.")
+    var hardware = false
+
+    @Option(help: "Use an emulated lab made by `emulate up` and leave it standing.")
+    var lab: String?
+
+    @Option(help: "Run only checks whose id matches this shell pattern (repeatable).")
+    var only: [String] = []
+
+    @Option(help: "Output folder (default: reports/<UTC timestamp>-<profile id>/).")
+    var out: String?
+
+    @Option(help: "JUnit XML output file.")
+    var junit: String?
+
+    @Option(help: "JSON report output file.")
+    var json: String?
+
+    @Option(help: "HTML report output file.")
+    var html: String?
+
+    @Option(help: "CTRF JSON output file (written only when given).")
+    var ctrf: String?
+
+    @Option(help: "Inject an emulation fault (repeatable; see `dpucert emulate faults`).")
+    var fault: [String] = []
+
+    @Flag(help: "Print only failures and the summary.")
+    var quiet = false
+
+    @Flag(help: "Print evidence lines and diagnostics.")
+    var verbose = false
+
+    func validate() throws {
+        if emulated && hardware { throw ValidationError("--emulated and --hardware are alternatives") }
+        if quiet && verbose { throw ValidationError("--quiet and --verbose are alternatives") }
+        if hardware && !fault.isEmpty { throw ValidationError("faults can only be injected into an emulated run") }
+        if hardware && lab != nil { throw ValidationError("--lab names an emulated lab; it cannot be combined with --hardware") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
+        let loaded: Profile
+        do {
+            loaded = try ProfileLoader.load(path: profile)
+        } catch {
+            printError(error.description)
+            throw inputErrorExitCode
+        }
+        let observer = ConsoleObserver(detail: quiet ? .quiet : verbose ? .verbose : .normal)
+        let session = RunSession(arguments: self, profile: loaded, observer: observer)
+        let code = try session.execute()
+        throw ExitCode(code)
+    }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Certification
+import Crypto
+import Dispatch
+import Emulator
+import Foundation
+import Inventory
+import Profiles
+import Reports
+
+/// The composition root of `dpucert run`: decides hardware or emulation, builds the
+/// backends the checks use, runs the plan, writes the reports and tears down what it
+/// set up, also when interrupted.
+struct RunSession {
+    let arguments: RunCommand
+    let profile: Profile
+    let observer: ConsoleObserver
+
+    /// The PCI side of the device under test and how to undo what building it did.
+    struct Backend {
+        var mode: RunMode
+        var bus: any PCIBus
+        var sriovControl: (any SRIOVControl)?
+        var teardown: () -> Void
+    }
+
+    func execute() throws -> Int32 {
+        let backend = try makeBackend()
+        defer { backend.teardown() }
+        let cancellation = CancellationFlag()
+        let signals = interruptHandlers(cancellation: cancellation)
+        defer { signals.forEach { $0.cancel() } }
+
+        let baseline: PCIInventory
+        do {
+            baseline = try InventoryReader(bus: backend.bus).read()
+        } catch {
+            printError("dpucert run: the PCI bus could not be read: \(error)")
+            return RunExitCode.incomplete.rawValue
+        }
+        let context = TestContext(
+            profile: profile,
+            pci: PCIEnvironment(bus: backend.bus, sriovControl: backend.sriovControl, baseline: baseline),
+            cancellation: cancellation)
+        let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
+        if tests.isEmpty {
+            printError("dpucert run: no check matches --only \(arguments.only.joined(separator: " "))")
+            return inputErrorExitCode.rawValue
+        }
+        let run = CertificationRun(profile: profile, profileSHA256: try profileDigest(), mode: backend.mode,
+                                   faults: arguments.fault, commandLine: CommandLine.arguments,
+                                   toolVersion: DPUCert.version)
+        let report = run.execute(tests: tests, context: context, observer: observer)
+        let written = try writeReports(report)
+        summarize(report, written: written)
+        return report.exitCode.rawValue
+    }
+
+    private func makeBackend() throws -> Backend {
+        let mode = try chooseMode()
+        switch mode {
+        case .hardware:
+            observer.say("dpucert: HARDWARE run of \(profile.id) on this host's PCI bus")
+            return Backend(mode: .hardware, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
+                           teardown: {})
+        case .emulated:
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
+            do {
+                let faults = try arguments.fault.map { name throws(EmulatorError) in try EmulatedFault.named(name) }
+                let card = try EmulatedCard(profile: profile).applying(faults)
+                let tree = try EmulatedSysfsTree.write([card], to: root)
+                observer.say("dpucert: EMULATED run of \(profile.id) (no hardware verdict possible); emulated PCI tree \(root)"
+                             + (arguments.fault.isEmpty ? "" : "; faults: " + arguments.fault.joined(separator: ", ")))
+                return Backend(mode: .emulated, bus: LibPCIBus(source: .sysfs(root: root)),
+                               sriovControl: EmulatedSRIOVControl(tree: tree),
+                               teardown: { try? FileManager.default.removeItem(atPath: root) })
+            } catch {
+                try? FileManager.default.removeItem(atPath: root)
+                printError("dpucert run: cannot emulate \(profile.id): \(error)")
+                throw inputErrorExitCode
+            }
+        }
+    }
+
+    /// `--emulated`/`--hardware` as given; otherwise hardware when a function the profile
+    /// describes is on this host's bus.
+    private func chooseMode() throws -> RunMode {
+        if arguments.emulated || !arguments.fault.isEmpty || arguments.lab != nil { return .emulated }
+        if arguments.hardware { return .hardware }
+        guard let live = try? InventoryReader(source: .live).read() else { return .emulated }
+        let present = profile.matched(in: live).contains { !$0.functions.isEmpty }
+        return present ? .hardware : .emulated
+    }
+
+    private func profileDigest() throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: arguments.profile))
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// SIGINT/SIGTERM cancel the run: the runner stops, the report says `aborted`, and
+    /// the deferred teardown runs.
+    private func interruptHandlers(cancellation: CancellationFlag) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [observer] in
+                observer.say("dpucert: interrupted (signal \(signalNumber)); finishing the report")
+                cancellation.cancel()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    private func writeReports(_ report: Report) throws -> [String] {
+        let directory = arguments.out ?? "reports/\(Self.timestamp())-\(profile.id)"
+        var targets: [(ReportFormat, String)] = [
+            (.junit, arguments.junit ?? directory + "/" + ReportFormat.junit.defaultFileName),
+            (.json, arguments.json ?? directory + "/" + ReportFormat.json.defaultFileName),
+            (.html, arguments.html ?? directory + "/" + ReportFormat.html.defaultFileName),
+        ]
+        if let ctrf = arguments.ctrf { targets.append((.ctrf, ctrf)) }
+        for (format, path) in targets {
+            do {
+                try format.write(report, to: path)
+            } catch {
+                printError("dpucert run: cannot write the \(format.rawValue) report to \(path): \(error)")
+                throw ExitCode(RunExitCode.incomplete.rawValue)
+            }
+        }
+        return targets.map(\.1)
+    }
+
+    private func summarize(_ report: Report, written: [String]) {
+        let summary = report.summary
+        observer.say("""
+            \(summary.total) checks: \(summary.passed) passed, \(summary.failed) failed, \(summary.errored) error, \(summary.skipped) skipped
+            verdict: \(summary.verdict.rawValue)\(report.run.status == .aborted ? " (run aborted)" : "")
+            reports: \(written.joined(separator: ", "))
+            """)
+    }
+
+    static func timestamp() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: Date())
+    }
+}
