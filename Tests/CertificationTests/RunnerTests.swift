@@ -1,0 +1,153 @@
+import Foundation
+import Inventory
+import Profiles
+import Reports
+import Testing
+@testable import Certification
+
+/// A check whose body and timing the test decides.
+struct ScriptedCheck: CertificationTest {
+    var id: String
+    var title = "scripted"
+    var requirement = "none"
+    var timeout: Duration = .seconds(10)
+    var runsConcurrently = true
+    var skip: String?
+    var body: @Sendable (TestContext) throws -> TestOutcome
+
+    func skipReason(_ context: TestContext) -> String? { skip }
+    func run(_ context: TestContext) throws -> TestOutcome { try body(context) }
+}
+
+/// Records what the runner reported, for assertions.
+final class RecordingObserver: RunObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var started: [String] = []
+    private var finished: [String] = []
+
+    func testStarted(_ test: any CertificationTest) { lock.withLock { started.append(test.id) } }
+    func testProgress(_ test: any CertificationTest, _ line: String) {}
+    func testFinished(_ result: TestResult) { lock.withLock { finished.append(result.id) } }
+    var finishedIDs: [String] { lock.withLock { finished } }
+}
+
+/// A context over an empty bus: runner tests need no device.
+func emptyContext(cancellation: CancellationFlag = CancellationFlag()) throws -> TestContext {
+    let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
+    let bus = FixedBus(functions: [])
+    return TestContext(profile: profile,
+                       pci: PCIEnvironment(bus: bus, sriovControl: nil, baseline: PCIInventory(source: bus.source, functions: [])),
+                       cancellation: cancellation)
+}
+
+struct FixedBus: PCIBus {
+    var functions: [RawPCIFunction]
+    var source: PCISource { .sysfs(root: "/nonexistent") }
+    func scan() throws(PCIError) -> [RawPCIFunction] { functions }
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+@Suite("Runner")
+struct RunnerTests {
+    func run(_ checks: [any CertificationTest], context: TestContext? = nil) throws -> [TestResult] {
+        TestRunner(tests: checks).run(context: try context ?? emptyContext(), observer: RecordingObserver())
+    }
+
+    @Test("a hung check becomes error and the run goes on")
+    func timeout() throws {
+        let results = try run([
+            ScriptedCheck(id: "demo.hangs", timeout: .milliseconds(200), runsConcurrently: false) { context in
+                while !context.isCancelled { usleep(20_000) }
+                return TestOutcome(status: .passed, message: "never")
+            },
+            ScriptedCheck(id: "demo.after") { _ in TestOutcome(status: .passed, message: "ran") },
+        ])
+        #expect(results.map(\.status) == [.error, .passed])
+        #expect(results[0].message.contains("timed out after"))
+    }
+
+    @Test("an error thrown by a check body is reported as error with its text")
+    func thrownError() throws {
+        struct Broken: Error, CustomStringConvertible { var description: String { "socket exploded" } }
+        let results = try run([ScriptedCheck(id: "demo.throws") { _ in throw Broken() }])
+        #expect(results.first?.status == .error)
+        #expect(results.first?.message.contains("socket exploded") == true)
+    }
+
+    @Test("a missing prerequisite is skipped with its reason, and the body never runs")
+    func skipped() throws {
+        let results = try run([ScriptedCheck(id: "demo.skip", skip: "no RDMA device") { _ in
+            Issue.record("the body of a skipped check ran")
+            return TestOutcome(status: .passed, message: "")
+        }])
+        #expect(results.first?.status == .skipped && results.first?.message == "no RDMA device")
+    }
+
+    @Test("a failed positive control is error, never passed")
+    func positiveControl() throws {
+        let results = try run([ScriptedCheck(id: "demo.control") { _ in
+            throw PositiveControlFailure("the management service is down everywhere", evidence: ["probed 198.18.0.2:22 from oob"])
+        }])
+        #expect(results.first?.status == .error)
+        #expect(results.first?.message == "positive control failed: the management service is down everywhere")
+        #expect(results.first?.evidence == ["probed 198.18.0.2:22 from oob"])
+    }
+
+    @Test("checks that may share the machine run side by side")
+    func concurrency() throws {
+        // Each waits for the other to start: only concurrent execution lets both pass.
+        let first = DispatchSemaphore(value: 0), second = DispatchSemaphore(value: 0)
+        let results = try run([
+            ScriptedCheck(id: "demo.a") { _ in
+                first.signal()
+                return TestOutcome(status: second.wait(timeout: .now() + 5) == .success ? .passed : .failed, message: "")
+            },
+            ScriptedCheck(id: "demo.b") { _ in
+                second.signal()
+                return TestOutcome(status: first.wait(timeout: .now() + 5) == .success ? .passed : .failed, message: "")
+            },
+        ])
+        #expect(results.map(\.status) == [.passed, .passed])
+    }
+
+    @Test("interruption keeps what finished, errors the check in flight and skips the rest")
+    func interruption() throws {
+        let cancellation = CancellationFlag()
+        let context = try emptyContext(cancellation: cancellation)
+        let results = try run([
+            ScriptedCheck(id: "demo.done", runsConcurrently: false) { _ in TestOutcome(status: .passed, message: "ok") },
+            ScriptedCheck(id: "demo.interrupted", runsConcurrently: false) { context in
+                cancellation.cancel()
+                while !context.isCancelled { usleep(1000) }
+                usleep(300_000)
+                return TestOutcome(status: .passed, message: "late")
+            },
+            ScriptedCheck(id: "demo.never", runsConcurrently: false) { _ in TestOutcome(status: .passed, message: "") },
+        ], context: context)
+        #expect(results.map(\.status) == [.passed, .error, .skipped])
+        #expect(results[1].message.contains("aborted") && results[2].message.contains("aborted"))
+    }
+
+    @Test("--only keeps the checks whose ids match a shell pattern", arguments: [
+        (["pci.*"], ["pci.a", "pci.b"]), (["*.b"], ["pci.b", "net.b"]), (["net.b", "pci.a"], ["pci.a", "net.b"]), ([], ["pci.a", "pci.b", "net.b"]),
+    ])
+    func selection(globs: [String], expected: [String]) {
+        let checks: [any CertificationTest] = ["pci.a", "pci.b", "net.b"].map { id in
+            ScriptedCheck(id: id) { _ in TestOutcome(status: .passed, message: "") }
+        }
+        #expect(TestRunner.select(checks, only: globs).map(\.id) == expected)
+    }
+
+    @Test("judged outcomes name the expected and the observed value")
+    func judgedMessages() {
+        let outcome = TestOutcome.judged([Check("03:00.0 width", expected: ">= x16", observed: "x8", holds: false)],
+                                         measurements: [MeasuredValue(name: "link_width", value: 8, unit: "lanes",
+                                                                      threshold: Threshold(.greaterThanOrEqual, 16))],
+                                         evidence: [], passMessage: "fine")
+        #expect(outcome.status == .failed)
+        #expect(outcome.message.contains("03:00.0 width: expected >= x16, observed x8"))
+        #expect(outcome.message.contains("link_width: measured 8.0 lanes, required >= 16.0"))
+    }
+}
