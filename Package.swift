@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"], exclude: ["Fixtures", "validate_reports.py"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
     ]
 )

@@ -9,7 +9,7 @@ debian_packages=(
   libxml2-utils                               # xmllint: JUnit schema validation in tests
   iproute2 nftables nmap iputils-ping         # emulated lab: namespaces, firewall, independent scanner
 )
-python_packages=(junitparser xunitparser jsonschema)
+python_packages=(junitparser xunitparser jsonschema rfc3339_validator)
 
 missing=()
 for package in "${debian_packages[@]}"; do
