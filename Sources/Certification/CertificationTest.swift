@@ -55,7 +55,8 @@ public struct TestOutcome: Sendable, Hashable {
                               series: [DataSeries] = [], passMessage: String) -> TestOutcome {
         let failures = checks.filter { !$0.holds }.map(\.description)
             + measurements.filter { !$0.passed }.map { measured in
-                "\(measured.name): measured \(measured.value) \(measured.unit), required \(measured.threshold.map { "\($0.op.rawValue) \($0.value)" } ?? "a finite value")"
+                let required = measured.threshold.map { "\($0.op.rawValue) \(number($0.value)) \(measured.unit)" } ?? "a finite value"
+                return "\(measured.name): expected \(required), observed \(number(measured.value)) \(measured.unit)"
             }
         return TestOutcome(status: failures.isEmpty ? .passed : .failed,
                            message: failures.isEmpty ? passMessage : failures.joined(separator: "; "),
@@ -92,4 +93,9 @@ public struct PositiveControlFailure: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "positive control failed: \(reason)" }
+}
+
+/// A figure as people write it: `8`, not `8.0`; `0.25` as is.
+func number(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
 }
