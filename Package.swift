@@ -66,5 +66,6 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], exclude: ["Fixtures", "validate_reports.py"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dpucert"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+@Suite("dpucert run, end to end", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
+       .enabled(if: Tooling.validatorsAvailable, "xmllint or python3 is missing"))
+struct RunCommandTests {
+    static let profile = "profiles/emulated-smartnic.yaml"
+
+    @Test("the default emulated certification passes and writes valid reports")
+    func cleanRun() throws {
+        let folder = OutputFolder()
+        let ctrf = folder.path + "/report.ctrf.json"
+        let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--ctrf", ctrf])
+        #expect(result.status == 0, "\(result.output)\(result.errors)")
+        #expect(result.output.hasPrefix("dpucert: EMULATED run"))
+        let report = try loadReport(folder.path)
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["verdict"] as? String == "emulated-pass")
+        #expect((report["run"] as? [String: Any])?["mode"] as? String == "emulated")
+        let total = try #require(summary["total"] as? Int)
+        try validateReports(in: folder.path, ctrf: ctrf, counts: (total, 0, 0, summary["skipped"] as? Int ?? 0))
+    }
+
+    @Test("a fault turns the run red: exit 1, and the report names expected and observed")
+    func faultedRun() throws {
+        let folder = OutputFolder()
+        let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--fault", "pci-link-downgrade", "--quiet"])
+        #expect(result.status == 1)
+        let report = try loadReport(folder.path)
+        #expect((report["summary"] as? [String: Any])?["verdict"] as? String == "emulated-fail")
+        #expect((report["run"] as? [String: Any])?["faults"] as? [String] == ["pci-link-downgrade"])
+        let results = try #require(report["results"] as? [[String: Any]])
+        let failed = results.filter { $0["status"] as? String == "failed" }
+        #expect(failed.map { $0["id"] as? String } == ["pci.link-speed-width"])
+        let message = try #require(failed.first?["message"] as? String)
+        #expect(message.contains("expected >= x8") && message.contains("observed x4"))
+        let total = results.count
+        try validateReports(in: folder.path, counts: (total, 1, 0, results.filter { $0["status"] as? String == "skipped" }.count))
+    }
+
+    @Test("--only runs the matching checks and nothing else")
+    func onlyGlob() throws {
+        let folder = OutputFolder()
+        let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--only", "pci.sriov-*", "--quiet"])
+        #expect(result.status == 0)
+        let results = try #require(try loadReport(folder.path)["results"] as? [[String: Any]])
+        #expect(Set(results.compactMap { $0["id"] as? String }) == ["pci.sriov-capability", "pci.sriov-enable"])
+    }
+
+    @Test("bad input is exit 2 with a specific message", arguments: [
+        (["run", "--profile", "/nonexistent.yaml"], "/nonexistent.yaml"),
+        (["run", "--profile", "profiles/emulated-smartnic.yaml", "--fault", "no-such-fault"], "no-such-fault"),
+        (["run", "--profile", "profiles/emulated-smartnic.yaml", "--only", "nothing.matches"], "no check matches"),
+        (["run", "--profile", "profiles/emulated-smartnic.yaml", "--hardware", "--fault", "pci-aer-errors"], "emulated run"),
+        (["inventory", "--sysfs-root", "/nonexistent"], "/nonexistent/devices"),
+        (["profile", "validate", "Tests/EndToEndTests/Fixtures/broken-profile.yaml"], "broken-profile.yaml:"),
+    ])
+    func badInput(arguments: [String], fragment: String) throws {
+        let result = try dpucert(arguments)
+        #expect(result.status == 2, "\(result.output)\(result.errors)")
+        #expect(result.errors.contains(fragment), "\(result.errors)")
+    }
+
+    @Test("inventory JSON has the contract's keys, with nulls where values are unknown")
+    func inventoryJSON() throws {
+        let folder = OutputFolder()
+        #expect(try dpucert(["emulate", "sysfs", "--profile", Self.profile, "--out", folder.path]).status == 0)
+        let result = try dpucert(["inventory", "--sysfs-root", folder.path, "--format", "json"])
+        #expect(result.status == 0)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let functions = try #require(document["functions"] as? [[String: Any]])
+        let pf = try #require(functions.first { $0["address"] as? String == "0000:03:00.0" })
+        for key in ["address", "vendorID", "deviceID", "subsystemVendorID", "subsystemDeviceID", "classCode", "revision",
+                    "physicalFunction", "capabilities", "link", "sriov", "iommuGroup", "numaNode", "driver", "netdevs",
+                    "blockDevices"] {
+            #expect(pf.keys.contains(key), "missing \(key)")
+        }
+        #expect(pf["vendorID"] as? String == "15b3" && pf["deviceID"] as? String == "a2d6")
+        #expect(pf["physicalFunction"] is NSNull)
+        let sriov = try #require(pf["sriov"] as? [String: Any])
+        #expect(sriov["totalVFs"] as? Int == 16 && sriov["vfDeviceID"] as? String == "101e")
+        let link = try #require(pf["link"] as? [String: Any])
+        #expect(link["maxSpeedGTs"] as? Double == 16.0 && link["currentWidth"] as? Int == 8)
+        let bridge = try #require(functions.first { $0["address"] as? String == "0000:00:00.0" })
+        #expect(bridge["sriov"] is NSNull && bridge["link"] is NSNull)
+    }
+}
