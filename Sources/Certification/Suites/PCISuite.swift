@@ -28,6 +28,15 @@ private func inventory(_ context: TestContext) throws -> PCIInventory {
     }
 }
 
+/// A failed check for every place where the kernel's sysfs view of `function`
+/// contradicts its config space on properties starting with `prefix`.
+private func sysfsAgreement(_ function: PCIFunction, on prefix: String) -> [Check] {
+    function.findings.filter { $0.kind == .sysfsMismatch && $0.property.hasPrefix(prefix) }.map { finding in
+        Check("\(function.address) \(finding.property)", expected: "sysfs to agree with config space",
+              observed: finding.message, holds: false)
+    }
+}
+
 private func describe(_ function: PCIFunction) -> String {
     "\(function.address) \(hex(function.vendorID, width: 4)):\(hex(function.deviceID, width: 4))"
 }
@@ -100,10 +109,7 @@ struct LinkSpeedWidth: CertificationTest {
                 checks.append(Check("\(function.address) link width", expected: ">= x\(required.minWidth)",
                                     observed: "x\(link.currentWidth) (capable of x\(link.maxWidth))",
                                     holds: link.currentWidth >= required.minWidth))
-                for finding in function.findings where finding.property.hasPrefix("link.") {
-                    checks.append(Check("\(function.address) \(finding.property)", expected: "sysfs to agree with config space",
-                                        observed: finding.message, holds: false))
-                }
+                checks += sysfsAgreement(function, on: "link.")
                 measurements.append(MeasuredValue(name: "link_speed", value: speed, unit: "GT/s",
                                                   threshold: Threshold(.greaterThanOrEqual, minimumSpeed)))
                 measurements.append(MeasuredValue(name: "link_width", value: Double(link.currentWidth), unit: "lanes",
@@ -155,10 +161,7 @@ struct SRIOVCapabilityCheck: CertificationTest {
                                     observed: lastRoutingID > 0xffff ? "last VF at RID 0x\(hex(lastRoutingID, width: 5))" :
                                         "\(Set(routingIDs).count) distinct of \(routingIDs.count)",
                                     holds: lastRoutingID <= 0xffff && Set(routingIDs).count == routingIDs.count))
-                for finding in function.findings where finding.property.hasPrefix("sriov.") {
-                    checks.append(Check("\(function.address) \(finding.property)", expected: "sysfs to agree with config space",
-                                        observed: finding.message, holds: false))
-                }
+                checks += sysfsAgreement(function, on: "sriov.")
             }
         }
         return .judged(checks, measurements: measurements, evidence: evidence,
