@@ -1,50 +1,11 @@
 // The description of an emulated card: what the hardware is and how the host sees it.
 // Plain values, easy to fill from a profile; `ConfigSpaceEncoder` and `EmulatedSysfsTree`
 // derive every byte and file from them.
+import Inventory
 
-/// `domain:bus:device.function`, named as Linux names sysfs entries (`%04x:%02x:%02x.%d`).
-public struct EmulatedPCIAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var domain: UInt32
-    public var bus: UInt8
-    /// 0…31.
-    public var device: UInt8
-    /// 0…7.
-    public var function: UInt8
-
-    public init(domain: UInt32 = 0, bus: UInt8, device: UInt8, function: UInt8) {
-        self.domain = domain
-        self.bus = bus
-        self.device = device
-        self.function = function
-    }
-
-    /// From an 8-bit devfn, as the kernel splits it (`PCI_SLOT`, `PCI_FUNC`); an ARI function
-    /// number is a devfn too, so ARI function 9 becomes device 1 function 1.
-    public init(domain: UInt32 = 0, bus: UInt8, devfn: UInt8) {
-        self.init(domain: domain, bus: bus, device: devfn >> 3, function: devfn & 0x7)
-    }
-
-    public var devfn: UInt8 { UInt8(truncatingIfNeeded: Int(device) << 3 | Int(function & 0x7)) }
-
-    /// Bus << 8 | devfn.
-    public var routingID: UInt16 { UInt16(bus) << 8 | UInt16(devfn) }
-
-    /// The address `distance` routing IDs further on, or nil past the last routing ID
-    /// of the domain (what `pci_iov_virtfn_bus`/`pci_iov_virtfn_devfn` compute for VFs).
-    public func advanced(byRoutingIDs distance: Int) -> EmulatedPCIAddress? {
-        let target = Int(routingID) + distance
-        guard distance >= 0, target <= 0xffff else { return nil }
-        return EmulatedPCIAddress(domain: domain, bus: UInt8(target >> 8), devfn: UInt8(target & 0xff))
-    }
-
-    public var description: String {
-        "\(hex(domain, digits: 4)):\(hex(bus, digits: 2)):\(hex(device, digits: 2)).\(function)"
-    }
-
-    public static func < (lhs: EmulatedPCIAddress, rhs: EmulatedPCIAddress) -> Bool {
-        (lhs.domain, lhs.routingID) < (rhs.domain, rhs.routingID)
-    }
-}
+/// `domain:bus:device.function`: the inventory's address type, so emulated and read
+/// functions compare directly.
+public typealias EmulatedPCIAddress = PCIAddress
 
 /// A PCIe link: what the port can do (LnkCap, LnkCap2) and what it trained to (LnkSta).
 public struct EmulatedLink: Sendable, Hashable {

@@ -12,11 +12,9 @@ public final class EmulatedSRIOVControl: SRIOVControl {
     }
 
     public func setNumVFs(_ count: Int, on physicalFunction: PCIAddress) throws(SRIOVControlError) {
-        let address = EmulatedPCIAddress(domain: physicalFunction.domain, bus: physicalFunction.bus,
-                                         device: physicalFunction.device, function: physicalFunction.function)
         let failure = tree.withLock { tree -> EmulatorError? in
             do throws(EmulatorError) {
-                try tree.writeSRIOVNumVFs(count, physicalFunction: address)
+                try tree.writeSRIOVNumVFs(count, physicalFunction: physicalFunction)
                 return nil
             } catch {
                 return error

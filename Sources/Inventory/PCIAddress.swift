@@ -2,20 +2,27 @@
 public struct PCIAddress: Sendable, Hashable, Comparable, CustomStringConvertible, Codable {
     public var domain: UInt32
     public var bus: UInt8
+    /// 0…31; stored as given, so a description with a wrong value can be refused.
     public var device: UInt8
+    /// 0…7.
     public var function: UInt8
 
     public init(domain: UInt32 = 0, bus: UInt8, device: UInt8, function: UInt8) {
         self.domain = domain
         self.bus = bus
-        self.device = device & 0x1f
-        self.function = function & 0x07
+        self.device = device
+        self.function = function
+    }
+
+    /// From an 8-bit devfn, as the kernel splits it (`PCI_SLOT`, `PCI_FUNC`); an ARI
+    /// function number is a devfn too, so ARI function 9 becomes device 1 function 1.
+    public init(domain: UInt32 = 0, bus: UInt8, devfn: UInt8) {
+        self.init(domain: domain, bus: bus, device: devfn >> 3, function: devfn & 0x7)
     }
 
     /// The address of routing ID `routingID` (bus << 8 | devfn) in `domain`.
     public init(domain: UInt32, routingID: UInt16) {
-        self.init(domain: domain, bus: UInt8(routingID >> 8),
-                  device: UInt8((routingID >> 3) & 0x1f), function: UInt8(routingID & 0x7))
+        self.init(domain: domain, bus: UInt8(routingID >> 8), devfn: UInt8(routingID & 0xff))
     }
 
     /// Parses `DDDD:BB:SS.F` or `BB:SS.F` (hex), as the kernel and lspci print them.
@@ -36,11 +43,19 @@ public struct PCIAddress: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.init(domain: domain, bus: bus, device: device, function: function)
     }
 
-    public var devfn: UInt8 { device << 3 | function }
+    public var devfn: UInt8 { UInt8(truncatingIfNeeded: Int(device) << 3 | Int(function & 0x7)) }
     public var routingID: UInt16 { UInt16(bus) << 8 | UInt16(devfn) }
 
     public var description: String {
         hex(domain, width: 4) + ":" + hex(bus, width: 2) + ":" + hex(device, width: 2) + "." + String(function)
+    }
+
+    /// The address `distance` routing IDs further on, or nil past the last routing ID of
+    /// the domain (what `pci_iov_virtfn_bus`/`pci_iov_virtfn_devfn` compute for VFs).
+    public func advanced(byRoutingIDs distance: Int) -> PCIAddress? {
+        let target = Int(routingID) + distance
+        guard distance >= 0, target <= 0xffff else { return nil }
+        return PCIAddress(domain: domain, routingID: UInt16(target))
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {
