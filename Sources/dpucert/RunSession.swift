@@ -5,6 +5,7 @@ import Dispatch
 import Emulator
 import Foundation
 import Inventory
+import Logging
 import Profiles
 import Reports
 
@@ -15,6 +16,7 @@ struct RunSession {
     let arguments: RunCommand
     let profile: Profile
     let observer: ConsoleObserver
+    let logger = Logger(label: "dpucert.run")
 
     /// The PCI side of the device under test and how to undo what building it did.
     struct Backend {
@@ -26,7 +28,10 @@ struct RunSession {
 
     func execute() throws -> Int32 {
         let backend = try makeBackend()
-        defer { backend.teardown() }
+        defer {
+            logger.debug("tearing down the \(backend.mode.rawValue) backend")
+            backend.teardown()
+        }
         let cancellation = CancellationFlag()
         let signals = interruptHandlers(cancellation: cancellation)
         defer { signals.forEach { $0.cancel() } }
@@ -42,7 +47,9 @@ struct RunSession {
             profile: profile,
             pci: PCIEnvironment(bus: backend.bus, sriovControl: backend.sriovControl, baseline: baseline),
             cancellation: cancellation)
+        logger.debug("baseline inventory: \(baseline.functions.count) functions from \(backend.bus.source)")
         let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
+        logger.debug("plan: \(tests.map(\.id).joined(separator: ", "))")
         if tests.isEmpty {
             printError("dpucert run: no check matches --only \(arguments.only.joined(separator: " "))")
             return inputErrorExitCode.rawValue
@@ -87,8 +94,15 @@ struct RunSession {
     private func chooseMode() throws -> RunMode {
         if arguments.emulated || !arguments.fault.isEmpty || arguments.lab != nil { return .emulated }
         if arguments.hardware { return .hardware }
-        guard let live = try? InventoryReader(source: .live).read() else { return .emulated }
+        let live: PCIInventory
+        do {
+            live = try InventoryReader(source: .live).read()
+        } catch {
+            logger.debug("the live bus cannot be read (\(error)); emulating")
+            return .emulated
+        }
         let present = profile.matched(in: live).contains { !$0.functions.isEmpty }
+        logger.debug("profile functions on the live bus: \(present ? "found" : "none")")
         return present ? .hardware : .emulated
     }
 
