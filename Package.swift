@@ -39,6 +39,13 @@ let package = Package(
             dependencies: ["Profiles", "Inventory"],
             swiftSettings: swiftSettings
         ),
+        // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).
+        .target(name: "CNetShims"),
+        .target(
+            name: "Probes",
+            dependencies: ["CNetShims"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reports",
             dependencies: [],
@@ -62,6 +69,7 @@ let package = Package(
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
     ]
 )
