@@ -47,6 +47,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Agent",
+            dependencies: ["Probes"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Reports",
             dependencies: [],
             swiftSettings: swiftSettings
@@ -59,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "dpucert",
             dependencies: [
-                "Inventory", "Profiles", "Emulator", "Certification", "Reports",
+                "Inventory", "Profiles", "Emulator", "Certification", "Reports", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,6 +75,7 @@ let package = Package(
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
     ]
 )

@@ -10,7 +10,7 @@ struct DPUCert: ParsableCommand {
         commandName: "dpucert",
         abstract: "Test and certification suite for SmartNICs and DPUs.",
         version: version,
-        subcommands: [InventoryCommand.self]
+        subcommands: [InventoryCommand.self, AgentCommand.self]
     )
 }
 
