@@ -36,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "Emulator",
-            dependencies: ["Profiles", "Inventory"],
+            dependencies: ["Profiles", "Inventory", "Probes", "Agent"],
             swiftSettings: swiftSettings
         ),
         // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).
@@ -76,6 +76,10 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent"], swiftSettings: swiftSettings),
+        // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
+        .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
+                          swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
     ]
 )
