@@ -37,7 +37,19 @@ let package = Package(
         ),
         .target(
             name: "Emulator",
-            dependencies: ["Profiles", "Inventory"],
+            dependencies: ["Profiles", "Inventory", "Probes", "Agent"],
+            swiftSettings: swiftSettings
+        ),
+        // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).
+        .target(name: "CNetShims"),
+        .target(
+            name: "Probes",
+            dependencies: ["CNetShims"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Agent",
+            dependencies: ["Probes"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -53,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "dpucert",
             dependencies: [
-                "Inventory", "Profiles", "Emulator", "Certification", "Reports",
+                "Inventory", "Profiles", "Emulator", "Certification", "Reports", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,6 +77,12 @@ let package = Package(
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"], exclude: ["Fixtures", "validate_reports.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent"], swiftSettings: swiftSettings),
+        // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
+        .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
+                          swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["dpucert"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]

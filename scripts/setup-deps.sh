@@ -7,7 +7,7 @@ debian_packages=(
   pkg-config libpci-dev pciutils pci.ids      # libpci and lspci (inventory, emulated trees)
   libibverbs-dev librdmacm-dev rdma-core      # RDMA verbs and connection manager
   libxml2-utils                               # xmllint: JUnit schema validation in tests
-  iproute2 nftables nmap iputils-ping         # emulated lab: namespaces, firewall, independent scanner
+  iproute2 nftables nmap iputils-ping procps  # emulated lab: namespaces, firewall, independent scanner, sysctl
 )
 python_packages=(junitparser xunitparser jsonschema rfc3339_validator)
 

@@ -11,7 +11,7 @@ struct DPUCert: ParsableCommand {
         commandName: "dpucert",
         abstract: "Test and certification suite for SmartNICs and DPUs.",
         version: version,
-        subcommands: [InventoryCommand.self, ProfileCommand.self, EmulateCommand.self, RunCommand.self]
+        subcommands: [InventoryCommand.self, ProfileCommand.self, EmulateCommand.self, RunCommand.self, AgentCommand.self]
     )
 
     /// As ArgumentParser's, except that usage errors exit 2, as the CLI contract says

@@ -1,0 +1,306 @@
+import Foundation
+import Glibc
+import Probes
+import Synchronization
+
+/// The agent: control channel listeners, management services and echo peers, each
+/// on its own thread. Every loop polls with a short timeout so `stop()` ends it.
+public final class AgentServer: Sendable {
+    public let configuration: AgentConfiguration
+    private let token: AgentToken
+    private let stopping = Atomic<Bool>(false)
+    private let state = Mutex(State())
+
+    /// Connections served at once (control, services, echo); more are closed on arrival.
+    static let maximumConnections = 64
+    /// Echo peers one agent starts at most.
+    static let maximumEchoPeers = 32
+    /// How often loops look at the stop flag.
+    static let pollInterval = Duration.milliseconds(200)
+
+    private struct State {
+        var sockets: [Socket] = []
+        var loops = 0
+        var connections = 0
+        var echoPeers = 0
+        var controlEndpoints: [SocketEndpoint] = []
+        var services: [ManagementService] = []
+    }
+
+    public init(configuration: AgentConfiguration) throws(AgentError) {
+        self.configuration = configuration
+        self.token = try AgentToken.load(from: configuration.tokenFile)
+    }
+
+    /// The control endpoints as bound (port 0 resolved).
+    public var controlEndpoints: [SocketEndpoint] { state.withLock { $0.controlEndpoints } }
+
+    /// The management services as bound (port 0 resolved).
+    public var services: [ManagementService] { state.withLock { $0.services } }
+
+    /// Binds every control endpoint and service, then serves them on background threads.
+    public func start() throws(AgentError) {
+        do {
+            for endpoint in configuration.controlEndpoints {
+                let listener = try listen(.tcp, endpoint, purpose: "control")
+                let bound = (try? listener.localEndpoint()) ?? endpoint
+                state.withLock { $0.controlEndpoints.append(bound) }
+                loop("control \(bound)") { self.acceptLoop(listener) { self.serveControl($0) } }
+            }
+            for service in configuration.services {
+                let socket = try listen(service.kind.transport, service.endpoint, purpose: service.kind.rawValue)
+                let bound = ManagementService(kind: service.kind, endpoint: (try? socket.localEndpoint()) ?? service.endpoint)
+                state.withLock { $0.services.append(bound) }
+                switch service.kind {
+                case .ssh: loop("\(service)") { self.acceptLoop(socket, ManagementServices.ssh) }
+                case .http: loop("\(service)") { self.acceptLoop(socket, ManagementServices.http) }
+                case .tcp: loop("\(service)") { self.acceptLoop(socket) { $0.close() } }
+                case .rmcp: loop("\(service)") { self.datagramLoop(socket, ManagementServices.rmcp) }
+                case .udp: loop("\(service)") { self.datagramLoop(socket) { $0 } }
+                }
+            }
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Closes the listeners at once (nothing answers afterwards), then waits up to
+    /// 2 s for the loops to notice (within about one poll interval).
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        let sockets = state.withLock { state in
+            defer { state.sockets = [] }
+            return state.sockets
+        }
+        // A closed Socket reads as descriptor -1, so a loop still polling it cannot touch a reused descriptor.
+        for socket in sockets { socket.close() }
+        let deadline = ContinuousClock.now + .seconds(2)
+        while state.withLock({ $0.loops }) > 0 && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    // MARK: sockets and threads
+
+    private func listen(_ transport: TransportProtocol, _ endpoint: SocketEndpoint, purpose: String) throws(AgentError) -> Socket {
+        do {
+            let type = (transport == .tcp ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_DGRAM.rawValue)) | Int32(SOCK_NONBLOCK.rawValue)
+            let socket = try Socket(family: endpoint.address.family, type: type, label: "\(purpose) \(transport) \(endpoint)")
+            try socket.setReuseAddress()
+            if endpoint.address.family == .ipv6 { try socket.setIPv6Only() }
+            try socket.bind(endpoint)
+            if transport == .tcp { try socket.listen() }
+            state.withLock { $0.sockets.append(socket) }
+            return socket
+        } catch {
+            throw AgentError("\(purpose) on \(transport) \(endpoint)", error.description)
+        }
+    }
+
+    /// Runs `body` on a new thread counted as a loop (stop waits for loops).
+    private func loop(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        state.withLock { $0.loops += 1 }
+        let thread = Thread {
+            body()
+            self.state.withLock { $0.loops -= 1 }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Runs `body` for one connection on its own thread, unless too many are open.
+    private func serveConnection(_ socket: Socket, _ body: @escaping @Sendable (Socket) -> Void) {
+        let admitted = state.withLock { state -> Bool in
+            guard state.connections < Self.maximumConnections else { return false }
+            state.connections += 1
+            return true
+        }
+        guard admitted else {
+            socket.close()
+            return
+        }
+        Thread.detachNewThread {
+            body(socket)
+            socket.close()
+            self.state.withLock { $0.connections -= 1 }
+        }
+    }
+
+    private func acceptLoop(_ listener: Socket, _ handler: @escaping @Sendable (Socket) -> Void) {
+        while !isStopping {
+            guard (try? listener.waitReadable(timeout: Self.pollInterval)) == true else { continue }
+            do {
+                let (connection, _) = try listener.accept(label: "\(listener.label) connection")
+                serveConnection(connection, handler)
+            } catch {
+                if error.code == EAGAIN || error.code == ECONNABORTED { continue }
+                if isStopping { return }
+                FileHandle.standardError.write(Data("dpucert agent: \(error)\n".utf8))
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+    }
+
+    /// Answers each datagram with what `reply` returns (nil: no answer).
+    private func datagramLoop(_ socket: Socket, _ reply: @escaping @Sendable ([UInt8]) -> [UInt8]?) {
+        while !isStopping {
+            guard (try? socket.waitReadable(timeout: Self.pollInterval)) == true,
+                  let (datagram, sender) = try? socket.receiveFromIfReady(limit: 65536),
+                  let sender, let answer = reply(datagram) else { continue }
+            _ = try? socket.send(answer, to: sender)
+        }
+    }
+
+    // MARK: control channel
+
+    private func serveControl(_ socket: Socket) {
+        let channel = LineChannel(socket)
+        do {
+            try channel.writeLine(ControlProtocol.greeting)
+            let first = try channel.readLine(timeout: ControlProtocol.authenticationTimeout)
+            guard first.hasPrefix("AUTH ") else {
+                try channel.writeLine("ERR authentication required")
+                return
+            }
+            guard token.matches(Array(first.dropFirst(5).utf8)) else {
+                try channel.writeLine("ERR authentication failed")
+                return
+            }
+            try channel.writeLine("OK authenticated")
+            let local = try socket.localEndpoint()
+            while !isStopping {
+                let line = try channel.readLine(timeout: ControlProtocol.idleTimeout)
+                let (reply, ends) = respond(to: line, localAddress: local?.address)
+                try channel.writeLine(reply)
+                if ends { return }
+            }
+        } catch {
+            // The session ends: timeouts, resets and oversized lines all close it.
+        }
+    }
+
+    /// The reply line to one command and whether the session ends after it.
+    private func respond(to line: String, localAddress: IPAddress?) -> (String, Bool) {
+        let words = line.split(separator: " ").map(String.init)
+        switch (words.first ?? "", words.count) {
+        case ("PING", 1):
+            return ("PONG", false)
+        case ("QUIT", 1):
+            return ("BYE", true)
+        case ("COUNTERS", 3):
+            guard words[1...].allSatisfy(Self.isIdentifier) else { return ("ERR family and table must be identifiers", false) }
+            do {
+                let counters = try FirewallCounters.read(FirewallLocation(site: .current, family: words[1], table: words[2]))
+                let fields = counters.values.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.packets)/\($0.bytes)" }
+                return ((["OK"] + fields).joined(separator: " "), false)
+            } catch {
+                return ("ERR \(Self.oneLine(String(describing: error)))", false)
+            }
+        case ("LISTENING", 1):
+            do {
+                let sockets = try Prober.listeningSockets(at: .current)
+                return ((["OK"] + sockets.map { "\($0.transport):\($0.endpoint)" }).joined(separator: " "), false)
+            } catch {
+                return ("ERR \(Self.oneLine(String(describing: error)))", false)
+            }
+        case ("ECHO-TCP", 2), ("ECHO-UDP", 2):
+            guard let port = UInt16(words[1]) else { return ("ERR expected a port number 0-65535, found \(words[1])", false) }
+            guard let localAddress else { return ("ERR the session's local address is unknown", false) }
+            do {
+                let endpoint = try startEcho(words[0] == "ECHO-TCP" ? .tcp : .udp, SocketEndpoint(localAddress, port))
+                return ("OK \(endpoint)", false)
+            } catch {
+                return ("ERR \(Self.oneLine(error.description))", false)
+            }
+        default:
+            return ("ERR unknown command or wrong arguments: \(Self.oneLine(words.first ?? ""))", false)
+        }
+    }
+
+    private static func isIdentifier(_ word: String) -> Bool {
+        !word.isEmpty && word.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0)
+            || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) }
+    }
+
+    private static func oneLine(_ text: String) -> String {
+        String(text.map { $0.isNewline ? " " : $0 }.prefix(400))
+    }
+
+    // MARK: echo peers
+
+    private func startEcho(_ transport: TransportProtocol, _ endpoint: SocketEndpoint) throws(AgentError) -> SocketEndpoint {
+        let admitted = state.withLock { state -> Bool in
+            guard state.echoPeers < Self.maximumEchoPeers else { return false }
+            state.echoPeers += 1
+            return true
+        }
+        guard admitted else { throw AgentError("echo \(transport) \(endpoint)", "at most \(Self.maximumEchoPeers) echo peers") }
+        let socket: Socket
+        do {
+            socket = try listen(transport, endpoint, purpose: "echo")
+        } catch {
+            state.withLock { $0.echoPeers -= 1 }
+            throw error
+        }
+        let bound = (try? socket.localEndpoint()) ?? endpoint
+        switch transport {
+        case .tcp: loop("echo tcp \(bound)") { self.acceptLoop(socket) { self.echoStream($0) } }
+        case .udp: loop("echo udp \(bound)") { self.datagramLoop(socket) { $0 } }
+        }
+        return bound
+    }
+
+    /// Echoes a stream back until the client closes, goes idle for 30 s, or 10 min pass.
+    private func echoStream(_ socket: Socket) {
+        let end = ContinuousClock.now + .seconds(600)
+        var idleSince = ContinuousClock.now
+        while !isStopping && ContinuousClock.now < end && idleSince.duration(to: .now) < .seconds(30) {
+            guard (try? socket.waitReadable(timeout: Self.pollInterval)) == true else { continue }
+            guard let bytes = try? socket.receiveIfReady(limit: 65536) else { continue }
+            if bytes.isEmpty { return }
+            idleSince = .now
+            var pending = bytes
+            while !pending.isEmpty && !isStopping {
+                guard (try? socket.waitWritable(timeout: Self.pollInterval)) == true else { continue }
+                guard let sent = try? socket.send(pending) else { return }
+                pending.removeFirst(sent)
+            }
+        }
+    }
+}
+
+// MARK: running as a process
+
+/// The write end of the pipe the SIGTERM/SIGINT handler signals through.
+private let signalPipeWriter = Atomic<Int32>(-1)
+
+extension AgentServer {
+    /// Starts an agent and serves until SIGTERM or SIGINT, then stops it. Prints one
+    /// line to standard output once everything listens.
+    public static func run(configuration: AgentConfiguration) throws {
+        let server = try AgentServer(configuration: configuration)
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw AgentError("signal pipe", String(cString: strerror(errno))) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        defer { for fd in fds { close(fd) } }
+        signalPipeWriter.store(fds[1], ordering: .releasing)
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            var byte: UInt8 = 1
+            _ = write(signalPipeWriter.load(ordering: .acquiring), &byte, 1)
+        }
+        signal(SIGTERM, handler)
+        signal(SIGINT, handler)
+        signal(SIGPIPE, SIG_IGN)
+        try server.start()
+        let services = configuration.services.map(\.description)
+        let ready = "dpucert agent: control on \(server.controlEndpoints.map(\.description).joined(separator: ", "))"
+            + (services.isEmpty ? "" : "; services \(services.joined(separator: ", "))")
+        FileHandle.standardOutput.write(Data((ready + "\n").utf8))
+        var byte: UInt8 = 0
+        while read(fds[0], &byte, 1) < 0 && errno == EINTR {}
+        server.stop()
+    }
+}

@@ -1,0 +1,34 @@
+// CNetShims: the Linux networking calls Swift cannot reach through Glibc's module
+// (setns, AF_PACKET addresses, the SIOCGIFHWADDR ioctl, pipe2 and accept4 with
+// close-on-exec set atomically, so no concurrently spawned child inherits them). Each returns -1 with errno
+// set on failure; the Swift side turns errno into a typed error in one place.
+#ifndef CNETSHIMS_H
+#define CNETSHIMS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/// setns(fd, CLONE_NEWNET): moves the calling thread into a network namespace.
+int dpucert_enter_network_namespace(int fd);
+
+/// pipe2(fds, O_CLOEXEC).
+int dpucert_pipe_cloexec(int fds[2]);
+
+/// accept4(fd, address, length, SOCK_CLOEXEC), plus SOCK_NONBLOCK when `nonblocking`.
+int dpucert_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length, int nonblocking);
+
+/// Copies the hardware address of `interface` (6 bytes) using socket `fd`.
+int dpucert_interface_mac(int fd, const char *interface, unsigned char mac[6]);
+
+/// Creates an AF_PACKET/SOCK_DGRAM socket for one EtherType, bound to `ifindex`.
+int dpucert_packet_socket(int ifindex, unsigned short ethertype);
+
+/// Sends `length` bytes to link-layer address `destination` (6 bytes) on `ifindex`.
+ssize_t dpucert_packet_send(int fd, int ifindex, unsigned short ethertype,
+                            const unsigned char destination[6], const void *buffer, size_t length);
+
+/// Receives one frame's payload; `incoming` is set to 0 for frames this host sent.
+ssize_t dpucert_packet_receive(int fd, void *buffer, size_t length, int *incoming);
+
+#endif

@@ -1,0 +1,262 @@
+import Foundation
+import Glibc
+import Probes
+
+/// An emulated DPU server on this machine: network namespaces NAME-host (x86 host
+/// OS), NAME-dpu (DPU Arm OS), NAME-oob (lab OOB management network), NAME-peer
+/// (far end of the wire) and NAME-tenantN (VMs owning VFs), cabled with veth pairs
+/// the way a BlueField server is, the DPU's nftables firewall, and agents.
+///
+///     host ens1f0np0 ── pf0hpf ┐                       ┌ p0 ── eth0 peer
+///                              └ br0 (DPU data plane) ─┘
+///     tenantN eth0 ── pf0vfN ─── brtN ─── p0tN ── eth0tN peer
+///     host tmfifo_net0 ── tmfifo_net0 DPU oob_net0 ── eth0 oob
+///
+/// Nothing is created outside the lab's namespaces except the state file (and token)
+/// under `stateDirectory`, so `down` and `leftovers` find everything by name.
+public final class Lab: Sendable {
+    public static let stateDirectory = "/run/dpucert/labs"
+
+    public let spec: LabSpec
+    public let faults: Set<LabFault>
+    /// What the lab looks like, for the checks.
+    public let topology: LabTopology
+    private let agentPIDs: [pid_t]
+
+    public var name: String { spec.name }
+
+    private init(spec: LabSpec, faults: Set<LabFault>, topology: LabTopology, agentPIDs: [pid_t]) {
+        self.spec = spec
+        self.faults = faults
+        self.topology = topology
+        self.agentPIDs = agentPIDs
+    }
+
+    /// Builds the lab. Refuses a name whose objects exist. On failure everything
+    /// created so far is removed again. `standing`: the lab outlives this process
+    /// (`dpucert emulate up`) and is never reported as a leftover.
+    public static func up(_ spec: LabSpec, faults: [LabFault] = [], standing: Bool = false) throws(LabError) -> Lab {
+        try spec.validate()
+        if faults.contains(.tenantLeak) && spec.tenantCount < 2 {
+            throw .invalidSpec(field: "tenantCount", expected: "at least 2 with \(LabFault.tenantLeak)", found: "\(spec.tenantCount)")
+        }
+        let plan = LabAddressPlan(spec: spec)
+        let existing = try objects(named: spec.name)
+        if !existing.isEmpty { throw .alreadyExists(name: spec.name, objects: existing) }
+        let faultSet = Set(faults)
+        let owner = standing ? nil : LabState.Process.current
+        let state = LabState(spec: spec, faults: faults, owner: owner, tokenFile: spec.tokenFile ?? tokenPath(spec.name),
+                             tokenGenerated: spec.tokenFile == nil, createdAt: Date())
+        try state.create(at: statePath(spec.name))
+        var builder = LabBuilder(plan: plan, faults: faultSet, tokenFile: state.tokenFile)
+        do {
+            try builder.build()
+            let topology = try LabReader(plan: plan, firewall: builder.firewall, tokenFile: state.tokenFile).read()
+            return Lab(spec: spec, faults: faultSet, topology: topology, agentPIDs: builder.agentPIDs)
+        } catch {
+            try? removeObjects(named: spec.name, children: builder.agentPIDs)
+            throw error
+        }
+    }
+
+    /// A lab that stands already (made by `dpucert emulate up`), read back from its
+    /// state file and namespaces. Taking it down from here removes it for good.
+    public static func attach(name: String) throws(LabError) -> Lab {
+        let path = statePath(name)
+        let state: LabState
+        do {
+            state = try LabState.load(from: path)
+        } catch {
+            throw .stateFile(path: path, reason: "no lab \(name) to attach to (\(error.localizedDescription))")
+        }
+        let plan = LabAddressPlan(spec: state.spec)
+        for namespace in plan.namespaces where !NetworkNamespace.exists(namespace) {
+            throw .description(namespace: namespace, reason: "lab \(name) is incomplete: the namespace is missing")
+        }
+        let firewall = LabFirewall(plan: plan, faults: Set(state.faults))
+        let topology = try LabReader(plan: plan, firewall: firewall, tokenFile: state.tokenFile).read()
+        return Lab(spec: state.spec, faults: Set(state.faults), topology: topology, agentPIDs: [])
+    }
+
+    /// Removes this lab (and reaps the agents this process started).
+    public func down() throws(LabError) {
+        try Self.removeObjects(named: name, children: agentPIDs)
+    }
+
+    /// Removes every object of lab `name`: processes in its namespaces, the
+    /// namespaces (with their veths, bridges and firewall), the state file and the
+    /// generated token. Safe to repeat; a lab that is not there is not an error.
+    public static func down(name: String) throws(LabError) {
+        guard LabSpec.isValidName(name) else {
+            throw .invalidSpec(field: "name", expected: "1-\(LabSpec.maximumNameLength) letters and digits, starting with a letter", found: "\"\(name)\"")
+        }
+        try removeObjects(named: name, children: [])
+    }
+
+    /// Reads the drop counters of the DPU firewall.
+    public func readDropCounters() throws -> [String: FirewallCounter] {
+        try topology.firewall.readCounters()
+    }
+
+    /// Labs whose owning process is gone (killed runs), with their namespaces.
+    public static func leftovers() throws(LabError) -> [LabLeftover] {
+        let directory = URL(fileURLWithPath: stateDirectory)
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        let live = try namespaceNames()
+        return files.filter { $0.hasSuffix(".json") }.sorted().compactMap { file in
+            let path = directory.appendingPathComponent(file).path
+            guard let state = try? LabState.load(from: path), let owner = state.owner, !owner.isRunning else { return nil }
+            return LabLeftover(name: state.spec.name, ownerPID: owner.pid, createdAt: state.createdAt,
+                               namespaces: live.filter { LabState.belongs($0, to: state.spec.name) })
+        }
+    }
+
+    /// Removes every leftover lab; returns their names.
+    @discardableResult
+    public static func removeLeftovers() throws(LabError) -> [String] {
+        let found = try leftovers()
+        for leftover in found { try down(name: leftover.name) }
+        return found.map(\.name)
+    }
+
+    // MARK: objects by name
+
+    static func statePath(_ name: String) -> String { "\(stateDirectory)/\(name).json" }
+    static func tokenPath(_ name: String) -> String { "\(stateDirectory)/\(name).token" }
+    static func logPath(_ name: String, role: String) -> String { "\(stateDirectory)/\(name).\(role).log" }
+
+    /// Every object of lab `name` that exists now, described for messages.
+    static func objects(named name: String) throws(LabError) -> [String] {
+        let namespaces = try namespaceNames().filter { LabState.belongs($0, to: name) }.map { "netns \($0)" }
+        let files = [statePath(name)].filter { FileManager.default.fileExists(atPath: $0) }
+        return namespaces + files
+    }
+
+    static func namespaceNames() throws(LabError) -> [String] {
+        do {
+            let output = try CommandRunner.run(["ip", "netns", "list"]).standardOutput
+            return output.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+        } catch {
+            throw .command(error)
+        }
+    }
+
+    private static func removeObjects(named name: String, children: [pid_t]) throws(LabError) {
+        let namespaces = try namespaceNames().filter { LabState.belongs($0, to: name) }
+        LabProcesses.stopAll(in: namespaces, children: children)
+        for namespace in namespaces {
+            do {
+                try CommandRunner.run(["ip", "netns", "delete", namespace])
+            } catch {
+                // Deleted concurrently by another `down` is fine; anything else is reported.
+                if NetworkNamespace.exists(namespace) { throw .command(error) }
+            }
+        }
+        let state = try? LabState.load(from: statePath(name))
+        var files = [statePath(name)] + LabProcesses.roles.map { logPath(name, role: $0) }
+        if let state, state.tokenGenerated { files.append(state.tokenFile) }
+        for file in files where FileManager.default.fileExists(atPath: file) {
+            do {
+                try FileManager.default.removeItem(atPath: file)
+            } catch {
+                throw .stateFile(path: file, reason: "cannot be removed: \(error.localizedDescription)")
+            }
+        }
+    }
+}
+
+/// A lab left behind by a process that no longer runs.
+public struct LabLeftover: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var ownerPID: Int32
+    public var createdAt: Date
+    public var namespaces: [String]
+
+    public var description: String {
+        "lab \(name) (owner pid \(ownerPID) gone; namespaces: \(namespaces.isEmpty ? "none" : namespaces.joined(separator: ", ")))"
+    }
+}
+
+/// The state file `/run/dpucert/labs/NAME.json`, written before anything else is
+/// created so a killed `up` still leaves a record; `attach` rebuilds the lab's
+/// description from it.
+struct LabState: Codable {
+    /// A process, identified by pid and start time so a reused pid is not mistaken for it.
+    struct Process: Codable {
+        var pid: Int32
+        /// Clock ticks since boot (field 22 of /proc/PID/stat).
+        var startTime: UInt64
+
+        static var current: Process? {
+            Stat.read(getpid()).map { Process(pid: getpid(), startTime: $0.startTime) }
+        }
+
+        /// Whether it still runs (a zombie does not).
+        var isRunning: Bool {
+            guard let stat = Stat.read(pid) else { return false }
+            return stat.state != "Z" && stat.state != "X" && stat.startTime == startTime
+        }
+    }
+
+    var spec: LabSpec
+    var faults: [LabFault]
+    /// The owning process; nil for a standing lab.
+    var owner: Process?
+    var tokenFile: String
+    /// Whether the lab wrote the token file (and removes it).
+    var tokenGenerated: Bool
+    var createdAt: Date
+
+    func create(at path: String) throws(LabError) {
+        do {
+            try FileManager.default.createDirectory(atPath: Lab.stateDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            let data = try encoder.encode(self)
+            // O_EXCL: two runs racing for one name cannot both own it.
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                if errno == EEXIST { throw LabError.alreadyExists(name: spec.name, objects: [path]) }
+                throw LabError.stateFile(path: path, reason: String(cString: strerror(errno)))
+            }
+            defer { close(fd) }
+            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == data.count else { throw LabError.stateFile(path: path, reason: "short write") }
+        } catch let error as LabError {
+            throw error
+        } catch {
+            throw .stateFile(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    static func load(from path: String) throws -> LabState {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(LabState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Whether namespace `namespace` is one of lab `name`'s.
+    static func belongs(_ namespace: String, to name: String) -> Bool {
+        guard namespace.hasPrefix(name + "-") else { return false }
+        let role = namespace.dropFirst(name.count + 1)
+        if ["host", "dpu", "oob", "peer"].contains(role) { return true }
+        return role.hasPrefix("tenant") && !role.dropFirst(6).isEmpty && role.dropFirst(6).allSatisfy(\.isNumber)
+    }
+
+    /// The fields of /proc/PID/stat this file needs.
+    private struct Stat {
+        var state: Substring
+        var startTime: UInt64
+
+        static func read(_ pid: Int32) -> Stat? {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            // After the parenthesised command name: field 3 (state) at index 0, field 22 at index 19.
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 19, let startTime = UInt64(fields[19]) else { return nil }
+            return Stat(state: fields[0], startTime: startTime)
+        }
+    }
+}

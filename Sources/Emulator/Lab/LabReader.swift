@@ -1,0 +1,120 @@
+import Foundation
+import Probes
+
+/// Reads a built lab back (`ip -j address show` in each namespace) and describes it
+/// as a `LabTopology`.
+struct LabReader {
+    typealias Plan = LabAddressPlan
+
+    let plan: LabAddressPlan
+    let firewall: LabFirewall
+    let tokenFile: String
+
+    func read() throws(LabError) -> LabTopology {
+        let spec = plan.spec
+        let host = try node(.host, plan.host)
+        let dpu = try node(.dpu, plan.dpu)
+        let oob = try node(.oob, plan.oob)
+        let peer = try node(.peer, plan.peer)
+
+        let dpuOOBLinkLocal = try Self.onlyLinkLocal(dpu, Plan.dpuOOB)
+        let management = ManagementPlane(
+            dpuInterface: Plan.dpuOOB,
+            dpuAddresses: plan.managementAddresses.map(\.address) + [dpuOOBLinkLocal.scoped(to: Plan.oobPort)],
+            tcpPorts: spec.managementTCPPorts, udpPorts: spec.managementUDPPorts,
+            oobInterface: Plan.oobPort, oobHostAddresses: plan.oobHostAddresses.map(\.address),
+            networks: plan.managementAddresses.map(\.prefix))
+
+        let hostLinkLocal = try Self.onlyLinkLocal(host, Plan.hostPF)
+        let dataLinkLocal = try Self.onlyLinkLocal(dpu, Plan.dpuDataBridge)
+        let peerLinkLocal = try Self.onlyLinkLocal(peer, Plan.peerUplink)
+        let dataPlane = DataPlane(
+            hostInterface: Plan.hostPF,
+            hostAddresses: plan.hostAddresses.map(\.address) + [hostLinkLocal],
+            dpuAddresses: plan.dpuDataAddresses.map(\.address) + [dataLinkLocal.scoped(to: Plan.hostPF)],
+            peerAddresses: plan.peerHostNetworkAddresses.map(\.address) + [peerLinkLocal.scoped(to: Plan.hostPF)],
+            allowlist: spec.dataPlaneAllowlist,
+            hostRoutesThroughDPU: plan.hostRoutesToManagement)
+
+        var tenants: [TenantLink] = []
+        for index in 0..<spec.tenantCount {
+            let tenant = try node(.tenant(index), plan.tenant(index))
+            let peerPort = Plan.peerTenantPort(index)
+            let peerTenantLinkLocal = try Self.onlyLinkLocal(peer, peerPort)
+            tenants.append(TenantLink(
+                index: index, node: tenant, interface: Plan.tenantVF, representor: Plan.dpuVFRepresentor(index),
+                addresses: plan.tenantAddresses(index).map(\.address) + [try Self.onlyLinkLocal(tenant, Plan.tenantVF)],
+                peerAddresses: plan.peerTenantAddresses(index).map(\.address) + [peerTenantLinkLocal.scoped(to: Plan.tenantVF)]))
+        }
+
+        let port = spec.agentControlPort
+        let agents = [
+            AgentEndpoints(role: .dpu, control: plan.dpuDataAddresses.map { SocketEndpoint($0.address, port) }),
+            AgentEndpoints(role: .peer, control: (plan.peerHostNetworkAddresses + (0..<spec.tenantCount).flatMap(plan.peerTenantAddresses))
+                .map { SocketEndpoint($0.address, port) }),
+            AgentEndpoints(role: .oob, control: plan.oobHostAddresses.map { SocketEndpoint($0.address, port) }),
+        ]
+        return LabTopology(
+            name: spec.name, host: host, dpu: dpu, oob: oob, peer: peer, tenants: tenants,
+            management: management, dataPlane: dataPlane,
+            hostChannel: HostChannel(interface: spec.hostChannelInterface, mustBeClosed: spec.hostChannelMustBeClosed,
+                                     hostSideAddresses: plan.channelHostAddresses,
+                                     dpuAddresses: plan.channelDPUAddresses.map(\.address)),
+            agents: agents, agentTokenFile: tokenFile, firewall: firewall.description)
+    }
+
+    private func node(_ role: LabRole, _ namespace: String) throws(LabError) -> LabNode {
+        LabNode(role: role, site: .namespace(namespace), interfaces: try Self.interfaces(namespace: namespace))
+    }
+
+    /// The interfaces of a namespace, loopback left out.
+    static func interfaces(namespace: String) throws(LabError) -> [LabInterface] {
+        struct Link: Decodable {
+            struct Address: Decodable {
+                var local: String
+                var prefixlen: Int
+            }
+            var ifname: String
+            var flags: [String]
+            var address: String?
+            var addr_info: [Address]?
+        }
+        let output: String
+        do {
+            output = try CommandRunner.run(["ip", "-n", namespace, "-j", "address", "show"]).standardOutput
+        } catch {
+            throw .command(error)
+        }
+        let links: [Link]
+        do {
+            links = try JSONDecoder().decode([Link].self, from: Data(output.utf8))
+        } catch {
+            throw .description(namespace: namespace, reason: "unexpected `ip -j address show` output: \(error)")
+        }
+        return try links.filter { $0.ifname != "lo" }.map { link throws(LabError) in
+            let addresses = try (link.addr_info ?? []).map { info throws(LabError) in
+                guard let address = IPAddress(info.local).flatMap({ InterfaceAddress(address: $0, prefixLength: info.prefixlen) }) else {
+                    throw .description(namespace: namespace, reason: "\(link.ifname) has an address ip prints as \"\(info.local)/\(info.prefixlen)\"")
+                }
+                return address
+            }
+            return LabInterface(name: link.ifname, mac: link.address ?? "", isUp: link.flags.contains("UP"), addresses: addresses)
+        }
+    }
+
+    /// The IPv6 link-local address of one interface in a namespace, scoped to it.
+    static func linkLocal(namespace: String, interface: String) throws(LabError) -> IPAddress {
+        try onlyLinkLocal(in: interfaces(namespace: namespace), interface, namespace: namespace)
+    }
+
+    private static func onlyLinkLocal(_ node: LabNode, _ interface: String) throws(LabError) -> IPAddress {
+        try onlyLinkLocal(in: node.interfaces, interface, namespace: "\(node.site)")
+    }
+
+    private static func onlyLinkLocal(in interfaces: [LabInterface], _ interface: String, namespace: String) throws(LabError) -> IPAddress {
+        guard let address = interfaces.first(where: { $0.name == interface })?.ipv6LinkLocal.first else {
+            throw .description(namespace: namespace, reason: "\(interface) has no IPv6 link-local address")
+        }
+        return address
+    }
+}

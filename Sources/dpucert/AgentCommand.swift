@@ -1,0 +1,45 @@
+import Agent
+import ArgumentParser
+import Probes
+
+struct AgentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the DPU/peer-side agent: authenticated control channel and emulated management services.",
+        discussion: """
+            Serves until SIGTERM or SIGINT. The control channel is a line protocol; the first \
+            line must be AUTH followed by the token from --token-file.
+            """
+    )
+
+    @Option(name: .customLong("listen"), help: "Control channel address, ADDR:PORT or [IPV6]:PORT (repeatable).")
+    var listen: [String]
+
+    @Option(name: .customLong("token-file"), help: "File holding the control token (at least 16 characters).")
+    var tokenFile: String = AgentConfiguration.defaultTokenFile
+
+    @Option(name: .customLong("serve"),
+            help: "Management service to emulate, KIND@ADDR:PORT with KIND one of ssh, http, rmcp, tcp, udp (repeatable).")
+    var serve: [String] = []
+
+    func validate() throws {
+        if listen.isEmpty { throw ValidationError("give at least one --listen ADDR:PORT") }
+        for text in listen where SocketEndpoint(text) == nil {
+            throw ValidationError("--listen: expected ADDR:PORT or [IPV6]:PORT, found \"\(text)\"")
+        }
+        for text in serve where ManagementService(text) == nil {
+            throw ValidationError("--serve: expected KIND@ADDR:PORT (KIND: ssh, http, rmcp, tcp, udp), found \"\(text)\"")
+        }
+    }
+
+    func run() throws {
+        let configuration = AgentConfiguration(controlEndpoints: listen.compactMap(SocketEndpoint.init),
+                                               tokenFile: tokenFile, services: serve.compactMap(ManagementService.init))
+        do {
+            try AgentServer.run(configuration: configuration)
+        } catch let error as AgentError {
+            printError("dpucert agent: \(error)")
+            throw inputErrorExitCode
+        }
+    }
+}
