@@ -59,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "Certification",
-            dependencies: ["Inventory", "Profiles", "Reports", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Inventory", "Profiles", "Probes", "Reports", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

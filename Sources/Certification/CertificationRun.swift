@@ -25,7 +25,7 @@ public struct CertificationRun: Sendable {
 
     /// Every check the profile asks for, suites in order.
     public static func plan(for profile: Profile) -> [any CertificationTest] {
-        PCISuite.tests(for: profile)
+        PCISuite.tests(for: profile) + IsolationSuite.tests(for: profile)
     }
 
     public func execute(tests: [any CertificationTest], context: TestContext, observer: any RunObserver) -> Report {

@@ -1,5 +1,6 @@
 import Foundation
 import Inventory
+import Probes
 import Profiles
 import Synchronization
 
@@ -34,17 +35,39 @@ public struct PCIEnvironment: Sendable {
     }
 }
 
+/// The network side of the device under test: where the host, the DPU, its OOB
+/// network, the peer and the tenants are, as the isolation suite probes them.
+public struct IsolationEnvironment: Sendable {
+    /// Nil when there is nothing to probe; `unavailableReason` says why.
+    public var topology: LabTopology?
+    public var unavailableReason: String
+
+    public init(topology: LabTopology) {
+        self.topology = topology
+        self.unavailableReason = ""
+    }
+
+    public init(unavailable reason: String) {
+        self.topology = nil
+        self.unavailableReason = reason
+    }
+}
+
 /// What a check is handed: the profile it verifies and the backends it may use.
 public struct TestContext: Sendable {
     public let profile: Profile
     public let pci: PCIEnvironment
+    public let isolation: IsolationEnvironment
     let cancellation: CancellationFlag
     let progressSink: @Sendable (String) -> Void
 
-    public init(profile: Profile, pci: PCIEnvironment, cancellation: CancellationFlag = CancellationFlag(),
+    public init(profile: Profile, pci: PCIEnvironment,
+                isolation: IsolationEnvironment = IsolationEnvironment(unavailable: "no network lab was set up for this run"),
+                cancellation: CancellationFlag = CancellationFlag(),
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.profile = profile
         self.pci = pci
+        self.isolation = isolation
         self.cancellation = cancellation
         self.progressSink = progress
     }
@@ -55,6 +78,6 @@ public struct TestContext: Sendable {
     public func progress(_ line: String) { progressSink(line) }
 
     func forTest(progress: @escaping @Sendable (String) -> Void) -> TestContext {
-        TestContext(profile: profile, pci: pci, cancellation: cancellation, progress: progress)
+        TestContext(profile: profile, pci: pci, isolation: isolation, cancellation: cancellation, progress: progress)
     }
 }

@@ -1,7 +1,7 @@
 // The fault table: every fault the emulator can inject, the one property it breaks and the
 // certification tests that must turn red when it is injected. PCI faults are transformations
 // of a card description applied before the tree is written; lab faults are listed here so
-// the table is complete, and the emulated lab applies them.
+// the table is complete, and the emulated lab (`LabFault`) describes and applies them.
 
 public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pciLinkDowngrade = "pci-link-downgrade"
@@ -49,20 +49,9 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             "every ACS Control register of the card and its root port is cleared"
         case .pciMissingFunction:
             "the card's last PF (with its VFs) is absent; on a single-PF card its last enabled VF"
-        case .isolationFirewallOpen:
-            "the DPU firewall accepts host-side traffic to management services"
-        case .isolationMgmtListensEverywhere:
-            "DPU management services listen on every address, not only the OOB side"
-        case .isolationIPv6Unfiltered:
-            "the DPU firewall filters IPv4 only; IPv6 from the host reaches management services"
-        case .isolationDPUForwards:
-            "the DPU forwards packets from the host into the OOB management network"
-        case .isolationTmfifoOpen:
-            "the host-to-Arm tmfifo link is up and serves SSH to the host"
-        case .isolationTenantLeak:
-            "traffic between two tenants' functions is not separated"
-        case .isolationMgmtDown:
-            "the DPU management plane is down, so the OOB positive control must fail and isolation tests must not pass"
+        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
+             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
+            labFault?.summary ?? ""
         }
     }
 
@@ -74,14 +63,14 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciAERErrors: ["pci.aer-clean"]
         case .pciSharedIOMMUGroup, .pciACSDisabled: ["pci.iommu-isolation"]
         case .pciMissingFunction: ["pci.functions-present"]
-        case .isolationFirewallOpen, .isolationIPv6Unfiltered: ["isolation.mgmt-unreachable-from-host"]
-        case .isolationMgmtListensEverywhere: ["isolation.mgmt-listen-scope"]
-        case .isolationDPUForwards: ["isolation.no-forwarding-to-oob"]
-        case .isolationTmfifoOpen: ["isolation.tmfifo-closed"]
-        case .isolationTenantLeak: ["isolation.tenant-separation"]
-        case .isolationMgmtDown: ["isolation.mgmt-reachable-from-oob"]
+        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
+             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
+            labFault?.breaks ?? []
         }
     }
+
+    /// The lab's own description of a lab fault (nil for PCI faults).
+    public var labFault: LabFault? { LabFault(rawValue: rawValue) }
 
     /// One line for `dpucert emulate faults`: name, domain, what it breaks, which tests.
     public var listing: String {

@@ -6,6 +6,7 @@ import Emulator
 import Foundation
 import Inventory
 import Logging
+import Probes
 import Profiles
 import Reports
 
@@ -18,11 +19,12 @@ struct RunSession {
     let observer: ConsoleObserver
     let logger = Logger(label: "dpucert.run")
 
-    /// The PCI side of the device under test and how to undo what building it did.
+    /// The device under test as the checks see it, and how to undo what building it did.
     struct Backend {
         var mode: RunMode
         var bus: any PCIBus
         var sriovControl: (any SRIOVControl)?
+        var isolation: IsolationEnvironment
         var teardown: () -> Void
     }
 
@@ -46,6 +48,7 @@ struct RunSession {
         let context = TestContext(
             profile: profile,
             pci: PCIEnvironment(bus: backend.bus, sriovControl: backend.sriovControl, baseline: baseline),
+            isolation: backend.isolation,
             cancellation: cancellation)
         logger.debug("baseline inventory: \(baseline.functions.count) functions from \(backend.bus.source)")
         let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
@@ -65,28 +68,49 @@ struct RunSession {
 
     private func makeBackend() throws -> Backend {
         let mode = try chooseMode()
+        let faults = try FaultSelection(names: arguments.fault)
         switch mode {
         case .hardware:
             observer.say("dpucert: HARDWARE run of \(profile.id) on this host's PCI bus")
             return Backend(mode: .hardware, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
+                           isolation: IsolationEnvironment(unavailable: "hardware isolation probing needs the DPU's agents, which the profile does not locate"),
                            teardown: {})
         case .emulated:
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
+            let tree: EmulatedSysfsTree
             do {
-                let faults = try arguments.fault.map { name throws(EmulatorError) in try EmulatedFault.named(name) }
-                let card = try EmulatedCard(profile: profile).applying(faults)
-                let tree = try EmulatedSysfsTree.write([card], to: root)
-                observer.say("dpucert: EMULATED run of \(profile.id) (no hardware verdict possible); emulated PCI tree \(root)"
-                             + (arguments.fault.isEmpty ? "" : "; faults: " + arguments.fault.joined(separator: ", ")))
-                return Backend(mode: .emulated, bus: LibPCIBus(source: .sysfs(root: root)),
-                               sriovControl: EmulatedSRIOVControl(tree: tree),
-                               teardown: { try? FileManager.default.removeItem(atPath: root) })
+                let card = try EmulatedCard(profile: profile).applying(faults.pci)
+                tree = try EmulatedSysfsTree.write([card], to: root)
             } catch {
                 try? FileManager.default.removeItem(atPath: root)
                 printError("dpucert run: cannot emulate \(profile.id): \(error)")
                 throw inputErrorExitCode
             }
+            let removeTree = { try? FileManager.default.removeItem(atPath: root) }
+            let lab: LabSession
+            do {
+                lab = try LabSession(profile: profile, attachTo: arguments.lab, faults: faults.lab, wanted: wantsIsolation,
+                                     logger: logger)
+            } catch {
+                removeTree()
+                printError("dpucert run: cannot build the emulated lab: \(error)")
+                throw ExitCode(RunExitCode.incomplete.rawValue)
+            }
+            observer.say("dpucert: EMULATED run of \(profile.id) (no hardware verdict possible); emulated PCI tree \(root)"
+                         + (lab.name.map { "; lab \($0)" } ?? "")
+                         + (arguments.fault.isEmpty ? "" : "; faults: " + arguments.fault.joined(separator: ", ")))
+            return Backend(mode: .emulated, bus: LibPCIBus(source: .sysfs(root: root)),
+                           sriovControl: EmulatedSRIOVControl(tree: tree), isolation: lab.environment,
+                           teardown: {
+                               lab.tearDown()
+                               removeTree()
+                           })
         }
+    }
+
+    /// Whether any isolation check is in the plan (`--only` may leave them out).
+    private var wantsIsolation: Bool {
+        !TestRunner.select(IsolationSuite.tests(for: profile), only: arguments.only).isEmpty
     }
 
     /// `--emulated`/`--hardware` as given; otherwise hardware when a function the profile

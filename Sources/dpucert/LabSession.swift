@@ -1,0 +1,91 @@
+import Certification
+import Emulator
+import Foundation
+import Logging
+import Probes
+import Profiles
+
+/// The emulated lab of one run: attached (`--lab`, left standing) or built for the run
+/// and always taken down; absent, with the reason, where the isolation suite cannot run.
+struct LabSession {
+    let lab: Lab?
+    let ownsLab: Bool
+    let environment: IsolationEnvironment
+    let logger: Logger
+
+    var name: String? { lab?.name }
+
+    init(profile: Profile, attachTo name: String?, faults: [LabFault], wanted: Bool, logger: Logger) throws {
+        self.logger = logger
+        if let name {
+            let lab = try Lab.attach(name: name)
+            if !faults.isEmpty {
+                logger.warning("lab \(name) stands with faults \(lab.faults.map(\.name)); --fault names for the lab are ignored")
+            }
+            self.lab = lab
+            ownsLab = false
+            environment = IsolationEnvironment(topology: lab.topology)
+            return
+        }
+        ownsLab = true
+        guard wanted, profile.isolation != nil else {
+            lab = nil
+            environment = IsolationEnvironment(unavailable: profile.isolation == nil
+                ? "the profile has no isolation section" : "no isolation check selected")
+            return
+        }
+        if let reason = NetworkNamespace.creationUnavailableReason() {
+            lab = nil
+            environment = IsolationEnvironment(unavailable: "network namespaces cannot be created here: \(reason)")
+            return
+        }
+        let removed = try Lab.removeLeftovers()
+        if !removed.isEmpty { logger.notice("removed the leftovers of killed runs: labs \(removed.joined(separator: ", "))") }
+        let name = "dc" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
+        guard let spec = LabSpec(profile: profile, name: name, agent: AgentLauncher.thisExecutable) else {
+            lab = nil
+            environment = IsolationEnvironment(unavailable: "the profile's emulation section names no lab addresses")
+            return
+        }
+        let lab = try Lab.up(spec, faults: faults)
+        self.lab = lab
+        environment = IsolationEnvironment(topology: lab.topology)
+    }
+
+    /// Takes down a lab this run built; a standing lab (`--lab`) stays.
+    func tearDown() {
+        guard ownsLab, let lab else { return }
+        do {
+            try lab.down()
+        } catch {
+            logger.error("taking down lab \(lab.name) failed: \(error); `dpucert emulate down --name \(lab.name)` removes it")
+        }
+    }
+}
+
+extension AgentLauncher {
+    /// This very executable, run as `dpucert agent`.
+    static var thisExecutable: AgentLauncher {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return AgentLauncher(executable: path, arguments: ["agent"])
+    }
+}
+
+/// `--fault` names split by who injects them: the PCI tree writer or the lab.
+struct FaultSelection {
+    var pci: [EmulatedFault] = []
+    var lab: [LabFault] = []
+
+    init(names: [String]) throws {
+        for name in names {
+            let fault: EmulatedFault
+            do {
+                fault = try EmulatedFault.named(name)
+            } catch {
+                printError("dpucert: \(error)")
+                throw inputErrorExitCode
+            }
+            if let labFault = fault.labFault { lab.append(labFault) } else { pci.append(fault) }
+        }
+    }
+}
