@@ -223,8 +223,11 @@ struct AttackSurface: IsolationCheck {
             evidence += describe(udp.filter { $0.outcome != .dropped })
             let isManagement = managementSet.contains(target.unscoped)
             // A management address must not answer at all; elsewhere only open ports count.
-            let tcpFindings = (scan.open + (isManagement ? scan.answeredClosed : [])).filter { !allowed.contains("tcp/\($0)") || isManagement }
-            exposed += tcpFindings.map { "tcp/\($0) on \(target)" }
+            exposed += scan.open.filter { isManagement || !allowed.contains("tcp/\($0)") }
+                .map { "tcp/\($0) on \(target) → open" }
+            if isManagement {
+                exposed += scan.answeredClosed.map { "tcp/\($0) on \(target) → answered-closed" }
+            }
             exposed += udp.filter { result in
                 guard case .udp(let endpoint, _) = result.request.method else { return false }
                 let answered = result.outcome == .open || (isManagement && result.outcome == .answeredClosed)
