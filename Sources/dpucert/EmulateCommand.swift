@@ -7,7 +7,7 @@ struct EmulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulate",
         abstract: "Build emulated devices from a profile.",
-        subcommands: [Sysfs.self, Faults.self]
+        subcommands: [Sysfs.self, Up.self, Down.self, Faults.self]
     )
 
     struct Sysfs: ParsableCommand {
@@ -42,11 +42,83 @@ struct EmulateCommand: ParsableCommand {
         }
     }
 
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build the emulated lab (namespaces LAB-host, LAB-dpu, LAB-oob, LAB-peer, tenants) and leave it standing.",
+            discussion: "Use it with `dpucert run --lab LAB`; remove it with `dpucert emulate down --name LAB`."
+        )
+
+        @Option(help: "The device profile (YAML).")
+        var profile: String
+
+        @Option(help: "Lab name: 1-12 letters and digits, starting with a letter.")
+        var name: String
+
+        @Option(help: "Inject a lab fault (repeatable; see `dpucert emulate faults`).")
+        var fault: [String] = []
+
+        func run() throws {
+            let loaded: Profile
+            do {
+                loaded = try ProfileLoader.load(path: profile)
+            } catch {
+                printError(error.description)
+                throw inputErrorExitCode
+            }
+            let faults = try FaultSelection(names: fault)
+            guard faults.pci.isEmpty else {
+                printError("dpucert emulate up: \(faults.pci.map(\.name).joined(separator: ", ")) are PCI faults; inject them with `emulate sysfs` or `run --fault`")
+                throw inputErrorExitCode
+            }
+            guard let spec = LabSpec(profile: loaded, name: name, agent: .thisExecutable) else {
+                printError("dpucert emulate up: \(profile) has no isolation section or no emulation.lab addresses")
+                throw inputErrorExitCode
+            }
+            do {
+                _ = try Lab.removeLeftovers()
+                let lab = try Lab.up(spec, faults: faults.lab, standing: true)
+                print("lab \(lab.name) is up: namespaces \(lab.topology.nodes.map(\.site.description).joined(separator: ", "))")
+            } catch {
+                printError("dpucert emulate up: \(error)")
+                throw ExitCode(error.isInputError ? 2 : 3)
+            }
+        }
+    }
+
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove every object of an emulated lab; safe to repeat."
+        )
+
+        @Option(help: "Lab name.")
+        var name: String
+
+        func run() throws {
+            do {
+                try Lab.down(name: name)
+                print("lab \(name) is down")
+            } catch {
+                printError("dpucert emulate down: \(error)")
+                throw ExitCode(error.isInputError ? 2 : 3)
+            }
+        }
+    }
+
     struct Faults: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the faults emulation can inject, one per line.")
 
         func run() {
             for fault in EmulatedFault.allCases { print(fault.listing) }
+        }
+    }
+}
+
+extension LabError {
+    /// Bad names and specs are the caller's to fix (exit 2); the rest is infrastructure (exit 3).
+    var isInputError: Bool {
+        switch self {
+        case .invalidSpec, .unknownFault, .alreadyExists: true
+        default: false
         }
     }
 }

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// Whether this machine lets us make network namespaces (root, iproute2).
+let namespacesAvailable: Bool = {
+    guard let ip = Tooling.which("ip") ?? ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }) else { return false }
+    let name = "dpucert-e2e-probe-\(getpid())"
+    guard (try? execute(ip, ["netns", "add", name]))?.status == 0 else { return false }
+    _ = try? execute(ip, ["netns", "del", name])
+    return true
+}()
+
+/// Lines a child process prints, collected as they come.
+final class LiveOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+
+    init(_ pipe: Pipe) {
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.text += String(decoding: data, as: UTF8.self) }
+        }
+    }
+
+    var current: String { lock.withLock { text } }
+
+    /// Waits (bounded) until the output contains `fragment`.
+    func wait(for fragment: String, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if current.contains(fragment) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+}
+
+@Suite("Interrupted runs", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
+       .enabled(if: namespacesAvailable, "needs root and a working `ip netns add`"),
+       .enabled(if: Tooling.validatorsAvailable, "xmllint or python3 is missing"))
+struct InterruptTests {
+    @Test("SIGINT mid-check: exit 3, a complete valid report marked aborted, and the run's lab removed")
+    func sigintMidRun() throws {
+        let folder = OutputFolder()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(Tooling.executable))
+        process.arguments = ["run", "--profile", "profiles/emulated-smartnic.yaml", "--out", folder.path, "--verbose"]
+        process.currentDirectoryURL = URL(fileURLWithPath: Tooling.repositoryRoot)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let live = LiveOutput(output)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // The attack-surface scan takes seconds: interrupt it while it runs.
+        #expect(live.wait(for: "...  isolation.dpu-attack-surface", timeout: 90), "\(live.current)")
+        process.interrupt()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        #expect(!process.isRunning, "dpucert did not stop within 60 s of SIGINT")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3, "\(live.current)")
+
+        let report = try loadReport(folder.path)
+        #expect((report["run"] as? [String: Any])?["status"] as? String == "aborted")
+        let results = try #require(report["results"] as? [[String: Any]])
+        let interrupted = try #require(results.first { $0["id"] as? String == "isolation.dpu-attack-surface" })
+        #expect(interrupted["status"] as? String == "error")
+        #expect((interrupted["message"] as? String)?.contains("aborted") == true)
+        #expect(results.filter { ($0["id"] as? String)?.hasPrefix("pci.") == true }.allSatisfy { $0["status"] as? String == "passed" })
+        let counts = (results.count, 0, results.filter { $0["status"] as? String == "error" }.count,
+                      results.filter { $0["status"] as? String == "skipped" }.count)
+        try validateReports(in: folder.path, counts: counts)
+
+        // The lab this run built is gone.
+        let firstLine = live.current.split(separator: "\n").first { $0.hasPrefix("dpucert: EMULATED") } ?? ""
+        let labName = try #require(firstLine.range(of: "; lab ").map { firstLine[$0.upperBound...].prefix { $0.isLetter || $0.isNumber } })
+        let namespaces = try execute(try #require(Tooling.which("ip") ?? "/usr/sbin/ip"), ["netns", "list"])
+        #expect(!namespaces.output.contains("\(labName)-"), "\(namespaces.output)")
+    }
+}
