@@ -47,8 +47,16 @@ public struct PortScanResult: Sendable, Hashable, Codable, CustomStringConvertib
 
 extension Prober {
     /// Scans `ports` of `address` with non-blocking connects, `options.window` at a time.
+    /// One scan runs at a time per process: each may hold most of the descriptor limit.
     public static func scanTCP(_ address: IPAddress, ports: ClosedRange<UInt16> = 1...65535, from site: ProbeSite,
                                options: PortScanOptions = PortScanOptions()) throws -> PortScanResult {
+        try scanLock.withLock { _ throws in try scanTCPLocked(address, ports: ports, from: site, options: options) }
+    }
+
+    private static let scanLock = Mutex(())
+
+    private static func scanTCPLocked(_ address: IPAddress, ports: ClosedRange<UInt16>, from site: ProbeSite,
+                                      options: PortScanOptions) throws -> PortScanResult {
         try NetworkNamespace.run(in: site) {
             let started = ContinuousClock.now
             var scan = try PortScan(address: address, options: options)

@@ -64,8 +64,8 @@ struct RepositoryProfileTests {
         #expect(isolation.hostManagementChannel?.mode == .restricted)
         #expect(isolation.allowlist.map(\.port) == [7471])
         let lab = try #require(profile.emulation?.lab)
-        #expect(lab.managementIPv4.map(\.description) == ["198.18.0.2"])
-        #expect(lab.managementIPv6.map(\.description) == ["2001:db8:0:1::2"])
+        #expect(lab.managementIPv4.map(\.description) == ["198.19.0.2"])
+        #expect(lab.managementIPv6.map(\.description) == ["2001:db8:ff::2"])
     }
 
     @Test("real cards carry their pci.ids identities", arguments: [
