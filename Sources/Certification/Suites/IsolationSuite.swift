@@ -80,6 +80,53 @@ private func counter(_ name: String, in topology: LabTopology) -> UInt64? {
 
 private func describe(_ results: [ProbeResult]) -> [String] { results.map { "  " + $0.description } }
 
+/// A positive control: whether it held, and what it means when it did not.
+private struct Control {
+    var holds: Bool
+    var failure: String
+}
+
+/// The DPU firewall counted refused probes: `counter` rose from `before` to `after`.
+/// Where the counters cannot be read (hardware without an agent) the control is
+/// recorded as unavailable and does not block a pass.
+private func counterRose(_ name: String, from before: UInt64?, to after: UInt64?, what: String,
+                         evidence: inout [String]) -> Control {
+    guard let before, let after else {
+        evidence.append("DPU firewall counters are not readable here; the \(name) control is not available")
+        return Control(holds: true, failure: "")
+    }
+    evidence.append("DPU firewall \(name): \(before) → \(after) packets")
+    return Control(holds: after > before, failure: "\(what) never reached the DPU: \(name) stayed at \(before)")
+}
+
+/// The isolation verdict rule. A finding (something answered that must not) fails the
+/// check whatever the controls say; without findings, a failed positive control makes
+/// it `error`, because a blocked probe proves nothing when the thing it aims at is not
+/// there or the probe never left; otherwise it passes.
+private func conclude(findings: [String], failure: String, controls: [Control], measurements: [MeasuredValue],
+                      evidence: [String], passMessage: String) throws -> TestOutcome {
+    if !findings.isEmpty {
+        return TestOutcome(status: .failed, message: failure + findings.prefix(8).joined(separator: "; "),
+                           measurements: measurements, evidence: evidence)
+    }
+    if let failed = controls.first(where: { !$0.holds }) {
+        throw PositiveControlFailure(failed.failure, evidence: evidence)
+    }
+    return TestOutcome(status: .passed, message: passMessage, measurements: measurements, evidence: evidence)
+}
+
+/// The controls every check that probes the management plane shares.
+private func managementControls(oob: (failures: [String], evidence: [String]), hostPath: (reached: Bool, evidence: [String])?) -> [Control] {
+    var controls = [Control(holds: oob.failures.isEmpty,
+                            failure: "the management plane does not answer from the OOB network, so its silence toward the host proves nothing: "
+                                + oob.failures.prefix(4).joined(separator: "; "))]
+    if let hostPath {
+        controls.append(Control(holds: hostPath.reached,
+                                failure: "no allowlisted DPU service answers the host, so the host's probe path is unproven"))
+    }
+    return controls
+}
+
 /// `isolation.mgmt-unreachable-from-host`: every management address × port × protocol,
 /// ICMP echo and ARP/NDP, from the host and from every tenant: none answers.
 struct ManagementUnreachable: IsolationCheck {
@@ -148,31 +195,14 @@ struct ManagementUnreachable: IsolationCheck {
         }
         let measurements = [MeasuredValue(name: "mgmt_probes_answered", value: Double(reached.count), unit: "count",
                                           threshold: Threshold(.equal, 0))]
-        if !reached.isEmpty {
-            return TestOutcome(status: .failed,
-                               message: "the management plane answered \(reached.count) probe(s) from the host side: "
-                                   + reached.prefix(6).map { "from \($0.site): \($0.request.method) → \($0.outcome.rawValue)" }
-                                       .joined(separator: "; "),
-                               measurements: measurements, evidence: evidence)
-        }
-        if !fromOOB.failures.isEmpty {
-            throw PositiveControlFailure("the management plane does not answer from the OOB network, so its silence toward the host proves nothing: "
-                                         + fromOOB.failures.prefix(4).joined(separator: "; "), evidence: evidence)
-        }
-        if !hostPath.reached {
-            throw PositiveControlFailure("no allowlisted DPU service answers the host, so the host's probe path is unproven", evidence: evidence)
-        }
-        if let before = hostDrops, let after = hostDropsAfter {
-            evidence.append("DPU firewall \(topology.firewall.hostDropCounter): \(before) → \(after) packets")
-            if after <= before {
-                throw PositiveControlFailure("the DPU firewall counted none of the host's probes (\(topology.firewall.hostDropCounter) stayed at \(before)): they never reached the DPU", evidence: evidence)
-            }
-        } else {
-            evidence.append("DPU firewall counters are not readable here; that control is not available")
-        }
-        return TestOutcome(status: .passed,
-                           message: "\(fromHost.count + tenantResults.count) probes from the host and tenants: no answer from the management plane",
-                           measurements: measurements, evidence: evidence)
+        let counted = counterRose(topology.firewall.hostDropCounter, from: hostDrops, to: hostDropsAfter,
+                                  what: "the host's probes", evidence: &evidence)
+        return try conclude(
+            findings: reached.map { "from \($0.site): \($0.request.method) → \($0.outcome.rawValue)" },
+            failure: "the management plane answered \(reached.count) probe(s) from the host side: ",
+            controls: managementControls(oob: fromOOB, hostPath: hostPath) + [counted],
+            measurements: measurements, evidence: evidence,
+            passMessage: "\(fromHost.count + tenantResults.count) probes from the host and tenants: no answer from the management plane")
     }
 }
 
@@ -240,22 +270,13 @@ struct AttackSurface: IsolationCheck {
             MeasuredValue(name: "addresses_scanned", value: scanned, unit: "count"),
             MeasuredValue(name: "scan_duration", value: (elapsed.seconds * 1000).rounded() / 1000, unit: "s"),
         ]
-        if !exposed.isEmpty {
-            return TestOutcome(status: .failed,
-                               message: "the host reaches \(exposed.count) DPU service(s) outside the allowlist "
-                                   + "(\(topology.dataPlane.allowlist.map(\.description).joined(separator: ", "))): "
-                                   + exposed.prefix(8).joined(separator: "; "),
-                               measurements: measurements, evidence: evidence)
-        }
-        if !fromOOB.failures.isEmpty {
-            throw PositiveControlFailure("the management services do not answer from the OOB network: "
-                                         + fromOOB.failures.prefix(4).joined(separator: "; "), evidence: evidence)
-        }
-        if !hostPath.reached {
-            throw PositiveControlFailure("no allowlisted DPU service answers the host, so a silent scan proves nothing", evidence: evidence)
-        }
-        return TestOutcome(status: .passed, message: "\(targets.count) DPU addresses scanned: only allowlisted services answer",
-                           measurements: measurements, evidence: evidence)
+        return try conclude(
+            findings: exposed,
+            failure: "the host reaches \(exposed.count) DPU service(s) outside the allowlist "
+                + "(\(topology.dataPlane.allowlist.map(\.description).joined(separator: ", "))): ",
+            controls: managementControls(oob: fromOOB, hostPath: hostPath),
+            measurements: measurements, evidence: evidence,
+            passMessage: "\(targets.count) DPU addresses scanned: only allowlisted services answer")
     }
 }
 
@@ -288,25 +309,16 @@ struct NoRouteToOOB: IsolationCheck {
         let reached = fromHost.filter { $0.outcome == .open }
         let measurements = [MeasuredValue(name: "oob_probes_answered", value: Double(reached.count), unit: "count",
                                           threshold: Threshold(.equal, 0))]
-        if !reached.isEmpty {
-            return TestOutcome(status: .failed,
-                               message: "the host reached the OOB network through the DPU: "
-                                   + reached.map { "\($0.request.method) → \($0.outcome.rawValue)" }.joined(separator: "; "),
-                               measurements: measurements, evidence: evidence)
-        }
-        if fromDPU.isEmpty || fromDPU.contains(where: { $0.outcome != .open }) {
-            throw PositiveControlFailure("the OOB host does not answer even from the DPU: "
-                                         + fromDPU.filter { $0.outcome != .open }.map(\.description).joined(separator: "; "),
-                                         evidence: evidence)
-        }
-        if let before = forwardDrops, let after = forwardDropsAfter {
-            evidence.append("DPU firewall \(topology.firewall.forwardDropCounter): \(before) → \(after) packets")
-            if after <= before {
-                throw PositiveControlFailure("the host's packets toward the OOB network never reached the DPU (\(topology.firewall.forwardDropCounter) stayed at \(before))", evidence: evidence)
-            }
-        }
-        return TestOutcome(status: .passed, message: "no path from the host into the OOB network (IPv4 and IPv6)",
-                           measurements: measurements, evidence: evidence)
+        let oobPresent = Control(holds: !fromDPU.isEmpty && fromDPU.allSatisfy { $0.outcome == .open },
+                                 failure: "the OOB host does not answer even from the DPU: "
+                                     + fromDPU.filter { $0.outcome != .open }.map(\.description).joined(separator: "; "))
+        let counted = counterRose(topology.firewall.forwardDropCounter, from: forwardDrops, to: forwardDropsAfter,
+                                  what: "the host's packets toward the OOB network", evidence: &evidence)
+        return try conclude(
+            findings: reached.map { "\($0.request.method) → \($0.outcome.rawValue)" },
+            failure: "the host reached the OOB network through the DPU: ",
+            controls: [oobPresent, counted], measurements: measurements, evidence: evidence,
+            passMessage: "no path from the host into the OOB network (IPv4 and IPv6)")
     }
 }
 
@@ -330,12 +342,14 @@ struct HostChannelClosed: IsolationCheck {
         let channel = topology.hostChannel
         let fromOOB = try managementAnswersFromOOB(topology, tcpOnly: true)
         var evidence = fromOOB.evidence
-        var checks: [Check] = []
+        var findings: [String] = []
         if let interface = topology.host.interface(channel.interface) {
             evidence.append("host interface \(interface)")
-            checks.append(Check("host \(channel.interface)", expected: "down and without addresses",
-                                observed: "\(interface.isUp ? "up" : "down"), addresses: \(interface.addresses.isEmpty ? "none" : interface.addresses.map(\.description).joined(separator: ", "))",
-                                holds: !interface.isUp && interface.addresses.isEmpty))
+            if interface.isUp || !interface.addresses.isEmpty {
+                findings.append("host \(channel.interface): expected down and without addresses, observed "
+                                + "\(interface.isUp ? "up" : "down"), addresses: "
+                                + (interface.addresses.isEmpty ? "none" : interface.addresses.map(\.description).joined(separator: ", ")))
+            }
         } else {
             evidence.append("host interface \(channel.interface): absent")
         }
@@ -345,15 +359,10 @@ struct HostChannelClosed: IsolationCheck {
         let fromHost = try probe(requests, from: topology.host.site)
         evidence.append("from the host, management ports on the DPU's channel addresses:")
         evidence += describe(fromHost)
-        for result in fromHost where result.outcome == .open {
-            checks.append(Check("\(result.request.method)", expected: "no answer", observed: "open: \(result.detail)", holds: false))
-        }
-        let outcome = TestOutcome.judged(checks, evidence: evidence, passMessage: "the management channel is closed to the host")
-        if outcome.status == .passed && !fromOOB.failures.isEmpty {
-            throw PositiveControlFailure("the management services do not answer from the OOB network: "
-                                         + fromOOB.failures.prefix(4).joined(separator: "; "), evidence: evidence)
-        }
-        return outcome
+        findings += fromHost.filter { $0.outcome == .open }.map { "\($0.request.method) → open: \($0.detail)" }
+        return try conclude(findings: findings, failure: "the management channel is open to the host: ",
+                            controls: managementControls(oob: fromOOB, hostPath: nil), measurements: [],
+                            evidence: evidence, passMessage: "the management channel is closed to the host")
     }
 }
 
@@ -406,15 +415,12 @@ struct TenantSeparation: IsolationCheck {
         }
         let measurements = [MeasuredValue(name: "cross_tenant_answers", value: Double(findings.count), unit: "count",
                                           threshold: Threshold(.equal, 0))]
-        if !findings.isEmpty {
-            return TestOutcome(status: .failed, message: "tenants reach one another: " + findings.prefix(6).joined(separator: "; "),
-                               measurements: measurements, evidence: evidence)
-        }
-        if !controlFailures.isEmpty {
-            throw PositiveControlFailure("a tenant cannot reach its own peer, so its silence toward other tenants proves nothing: "
-                                         + controlFailures.prefix(4).joined(separator: "; "), evidence: evidence)
-        }
-        return TestOutcome(status: .passed, message: "\(topology.tenants.count) tenants reach their peers and nothing of each other",
-                           measurements: measurements, evidence: evidence)
+        return try conclude(
+            findings: findings, failure: "tenants reach one another: ",
+            controls: [Control(holds: controlFailures.isEmpty,
+                               failure: "a tenant cannot reach its own peer, so its silence toward other tenants proves nothing: "
+                                   + controlFailures.prefix(4).joined(separator: "; "))],
+            measurements: measurements, evidence: evidence,
+            passMessage: "\(topology.tenants.count) tenants reach their peers and nothing of each other")
     }
 }
