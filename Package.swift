@@ -76,7 +76,8 @@ let package = Package(
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"], exclude: ["Fixtures", "validate_reports.py"], swiftSettings: swiftSettings),
+        .target(name: "ReportTestSupport", path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent"], swiftSettings: swiftSettings),
@@ -84,6 +85,6 @@ let package = Package(
         .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
                           swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["dpucert"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,14 +1,12 @@
 import Foundation
+import ReportTestSupport
 import Testing
 
 /// Whether this machine lets us make network namespaces (root, iproute2).
 let namespacesAvailable: Bool = {
-    guard let ip = Tooling.which("ip") ?? ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: {
-        FileManager.default.isExecutableFile(atPath: $0)
-    }) else { return false }
     let name = "dpucert-e2e-probe-\(getpid())"
-    guard (try? execute(ip, ["netns", "add", name]))?.status == 0 else { return false }
-    _ = try? execute(ip, ["netns", "del", name])
+    guard (try? runProcess(["ip", "netns", "add", name]))?.status == 0 else { return false }
+    _ = try? runProcess(["ip", "netns", "del", name])
     return true
 }()
 
@@ -79,7 +77,7 @@ struct InterruptTests {
         // The lab this run built is gone.
         let firstLine = live.current.split(separator: "\n").first { $0.hasPrefix("dpucert: EMULATED") } ?? ""
         let labName = try #require(firstLine.range(of: "; lab ").map { firstLine[$0.upperBound...].prefix { $0.isLetter || $0.isNumber } })
-        let namespaces = try execute(try #require(Tooling.which("ip") ?? "/usr/sbin/ip"), ["netns", "list"])
-        #expect(!namespaces.output.contains("\(labName)-"), "\(namespaces.output)")
+        let namespaces = try runProcess(["ip", "netns", "list"])
+        #expect(!namespaces.standardOutput.contains("\(labName)-"), "\(namespaces.standardOutput)")
     }
 }

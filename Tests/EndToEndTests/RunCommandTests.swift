@@ -11,8 +11,8 @@ struct RunCommandTests {
         let folder = OutputFolder()
         let ctrf = folder.path + "/report.ctrf.json"
         let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--ctrf", ctrf])
-        #expect(result.status == 0, "\(result.output)\(result.errors)")
-        #expect(result.output.hasPrefix("dpucert: EMULATED run"))
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.hasPrefix("dpucert: EMULATED run"))
         let report = try loadReport(folder.path)
         let summary = try #require(report["summary"] as? [String: Any])
         #expect(summary["verdict"] as? String == "emulated-pass")
@@ -57,8 +57,8 @@ struct RunCommandTests {
     ])
     func badInput(arguments: [String], fragment: String) throws {
         let result = try dpucert(arguments)
-        #expect(result.status == 2, "\(result.output)\(result.errors)")
-        #expect(result.errors.contains(fragment), "\(result.errors)")
+        #expect(result.status == 2, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardError.contains(fragment), "\(result.standardError)")
     }
 
     @Test("inventory JSON has the contract's keys, with nulls where values are unknown")
@@ -67,7 +67,7 @@ struct RunCommandTests {
         #expect(try dpucert(["emulate", "sysfs", "--profile", Self.profile, "--out", folder.path]).status == 0)
         let result = try dpucert(["inventory", "--sysfs-root", folder.path, "--format", "json"])
         #expect(result.status == 0)
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         let functions = try #require(document["functions"] as? [[String: Any]])
         let pf = try #require(functions.first { $0["address"] as? String == "0000:03:00.0" })
         for key in ["address", "vendorID", "deviceID", "subsystemVendorID", "subsystemDeviceID", "classCode", "revision",

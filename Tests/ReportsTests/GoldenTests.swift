@@ -1,4 +1,5 @@
 import Foundation
+import ReportTestSupport
 import Testing
 @testable import Reports
 
@@ -32,7 +33,7 @@ struct GoldenTests {
 
     @Test("writer output equals the golden file", arguments: Document.allCases)
     func matchesGolden(_ document: Document) throws {
-        let path = Paths.goldenDirectory.appendingPathComponent(document.rawValue).path
+        let path = goldenDirectory.appendingPathComponent(document.rawValue).path
         let rendered = try document.render()
         if Self.updating {
             try AtomicFile.write(rendered, to: path)
@@ -45,7 +46,7 @@ struct GoldenTests {
 
     @Test("the golden JSON report decodes to the sample report")
     func goldenDecodes() throws {
-        let path = Paths.goldenDirectory.appendingPathComponent(Document.json.rawValue).path
+        let path = goldenDirectory.appendingPathComponent(Document.json.rawValue).path
         let golden = try #require(FileManager.default.contents(atPath: path))
         #expect(try ReportJSON.decode(golden) == SampleReports.hardware)
     }

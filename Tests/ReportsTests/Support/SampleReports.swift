@@ -217,3 +217,7 @@ enum SampleReports {
         (report.summary.total, report.summary.failed, report.summary.errored, report.summary.skipped)
     }
 }
+
+/// Checked-in golden files (Tests/ReportsTests/Fixtures/golden).
+let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/golden")
