@@ -96,6 +96,6 @@ public struct PositiveControlFailure: Error, Sendable, CustomStringConvertible {
 }
 
 /// A figure as people write it: `8`, not `8.0`; `0.25` as is.
-func number(_ value: Double) -> String {
+public func number(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
 }

@@ -41,7 +41,7 @@ final class ConsoleObserver: RunObserver {
     func testFinished(_ result: TestResult) {
         if detail == .quiet && (result.status == .passed || result.status == .skipped) { return }
         var line = "  \(Self.label(result.status))  \(result.id)  (\(String(format: "%.2f", result.durationSeconds)) s)"
-        let figures = result.measurements.prefix(3).map { "\($0.name)=\(Self.number($0.value)) \($0.unit)" }
+        let figures = result.measurements.prefix(3).map { "\($0.name)=\(number($0.value)) \($0.unit)" }
         if !figures.isEmpty { line += "  " + figures.joined(separator: ", ") }
         if result.status != .passed { line += "\n         " + result.message }
         if detail == .verbose { line += result.evidence.map { "\n         · " + $0 }.joined() }
@@ -55,10 +55,6 @@ final class ConsoleObserver: RunObserver {
         case .error: "ERROR"
         case .skipped: "SKIP "
         }
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.3g", value)
     }
 
     private static let clearLine = "\r\u{1B}[2K"
