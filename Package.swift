@@ -72,6 +72,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Times the report writers for scripts/bench; not shipped.
+        .executableTarget(name: "dpucert-bench", dependencies: ["Reports"], swiftSettings: swiftSettings),
         .target(name: "PCITestSupport", dependencies: ["Inventory"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),

@@ -19,6 +19,8 @@ public struct RawPCIFunction: Sendable, Hashable {
     /// The readable configuration space: 4096, 256, 64 or 0 bytes.
     public var config: [UInt8]
     public var numaNode: Int?
+    /// For buses that know these without a sysfs tree; `LibPCIBus` leaves them to the
+    /// sysfs extras, which read the same links.
     public var iommuGroup: Int?
     public var driver: String?
     /// Names from the PCI ID database (pci.ids), when it knows them.
@@ -100,8 +102,10 @@ public struct LibPCIBus: PCIBus {
         }
         defer { dpucert_pci_close(access) }
 
-        let fillFlags = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS
-            | PCI_FILL_NUMA_NODE | PCI_FILL_IOMMU_GROUP | PCI_FILL_DRIVER
+        // Not PCI_FILL_IOMMU_GROUP or PCI_FILL_DRIVER: libpci has them only from sysfs,
+        // where SysfsExtrasReader reads the same links, and libpci would resolve each
+        // link's whole path again (a dozen system calls per function on a large bus).
+        let fillFlags = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE
         var functions: [RawPCIFunction] = []
         var config = [UInt8](repeating: 0, count: 4096)
         var device = access.pointee.devices
@@ -134,19 +138,12 @@ public struct LibPCIBus: PCIBus {
                 subsystemDeviceID: hasSubsystem ? d.subsys_id : nil,
                 config: Array(config[0..<Int(length)]),
                 numaNode: known & Int32(PCI_FILL_NUMA_NODE) != 0 && d.numa_node >= 0 ? Int(d.numa_node) : nil,
-                iommuGroup: stringProperty(dev, PCI_FILL_IOMMU_GROUP).flatMap { Int($0) },
-                driver: stringProperty(dev, PCI_FILL_DRIVER),
                 warnings: takeWarnings())
             function.vendorName = vendorName
             function.deviceName = deviceName
             functions.append(function)
         }
         return functions.sorted { $0.address < $1.address }
-    }
-
-    private func stringProperty(_ dev: UnsafeMutablePointer<pci_dev>, _ property: Int32) -> String? {
-        guard let value = dpucert_pci_string_property(dev, UInt32(property)) else { return nil }
-        return String(validatingCString: value)
     }
 
     private func takeWarnings() -> [String] {

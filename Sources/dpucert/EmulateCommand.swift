@@ -7,7 +7,7 @@ struct EmulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulate",
         abstract: "Build emulated devices from a profile.",
-        subcommands: [Sysfs.self, Up.self, Down.self, Faults.self]
+        subcommands: [Sysfs.self, Fleet.self, Up.self, Down.self, Faults.self]
     )
 
     struct Sysfs: ParsableCommand {
@@ -37,6 +37,33 @@ struct EmulateCommand: ParsableCommand {
                 throw inputErrorExitCode
             } catch let error as EmulatorError {
                 printError("dpucert emulate sysfs: \(error)")
+                throw inputErrorExitCode
+            }
+        }
+    }
+
+    struct Fleet: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a sysfs-shaped tree of identical cards, each one PF with its VFs enabled, for scale runs.",
+            discussion: "Read it with: dpucert inventory --sysfs-root DIR, or lspci -A linux-sysfs -O sysfs.path=DIR"
+        )
+
+        @Option(help: "Number of cards.")
+        var cards: Int
+
+        @Option(help: "Virtual functions enabled on each card's PF.")
+        var vfs: Int
+
+        @Option(help: "Output directory (created; must be empty).")
+        var out: String
+
+        func run() throws {
+            do {
+                let fleet = try EmulatedFleet.cards(count: cards, virtualFunctionsPerCard: vfs)
+                _ = try EmulatedSysfsTree.write(fleet, to: out)
+                print("wrote \(out): \(cards) cards × (1 PF + \(vfs) VFs), \(cards * (1 + vfs)) PFs and VFs")
+            } catch {
+                printError("dpucert emulate fleet: \(error)")
                 throw inputErrorExitCode
             }
         }
