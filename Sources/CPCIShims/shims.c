@@ -131,19 +131,6 @@ int dpucert_pci_read_config(struct pci_dev *dev, unsigned char *buffer, char *er
     return length;
 }
 
-const char *dpucert_pci_string_property(struct pci_dev *dev, unsigned int property) {
-    jmp_buf guard;
-    jmp_buf *outer = active_guard;
-    if (setjmp(guard)) {
-        active_guard = outer;
-        return NULL;
-    }
-    active_guard = &guard;
-    const char *value = pci_get_string_property(dev, property);
-    active_guard = outer;
-    return value;
-}
-
 size_t dpucert_pci_take_warnings(char *buffer, size_t buffer_len) {
     size_t n = warnings_len < buffer_len - 1 ? warnings_len : buffer_len - 1;
     memcpy(buffer, warnings, n);

@@ -26,7 +26,9 @@ extension PCIInventory: Encodable {
 
     /// Pretty-printed JSON with stable key order.
     public func jsonData() throws -> Data {
-        try PrettyJSONEncoder().encode(self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
     }
 }
 

@@ -74,7 +74,7 @@ public struct SysfsExtrasReader: Sendable {
         let unit = "GT/s".utf8
         guard bytes.indices.contains(where: { bytes[$0...].starts(with: unit) }),
               let number = bytes.split(separator: UInt8(ascii: " ")).first else { return nil }
-        return Double(String(decoding: number, as: UTF8.self))
+        return Double(String(decoding: number, as: UTF8.self)).flatMap { $0.isFinite ? $0 : nil }
     }
 
     /// `<name> <count>` lines, as the AER sysfs files print them.
@@ -101,7 +101,9 @@ public struct SysfsExtrasReader: Sendable {
     /// Network interfaces (`net/*`) and block devices (`block/*`, NVMe namespaces
     /// `nvme/nvmeX/nvmeXnY`) of the function, directly or below a child device
     /// (virtio, SCSI hosts). Child devices are real directories; links (driver,
-    /// subsystem, physfn) are not followed. `path` names `directory` for the NVMe rule.
+    /// subsystem, physfn) are not followed, nor are child PCI functions (a bridge's
+    /// directory holds the functions behind it, whose netdevs are theirs, not its).
+    /// `path` names `directory` for the NVMe rule.
     private func classDevices(under directory: borrowing SysfsDirectory,
                               path: String) -> (netdevs: [String], blockDevices: [String]) {
         var netdevs: [String] = []
@@ -118,7 +120,7 @@ public struct SysfsExtrasReader: Sendable {
                           name.range(of: #"^nvme\d+n\d+$"#, options: .regularExpression) != nil {
                     found.append(name)
                 } else if depth < 5, !name.hasPrefix("virtfn"), name != "power", name != "msi_irqs",
-                          let child = SysfsDirectory(name, in: directory) {
+                          PCIAddress(name) == nil, let child = SysfsDirectory(name, in: directory) {
                     walk(child, path: path + "/" + name, depth: depth + 1)
                 }
             }

@@ -61,16 +61,30 @@ public enum ReportFormat: String, Sendable, CaseIterable {
 
     /// Renders `report` in this format. Throws `ReportError` when the report is inconsistent.
     public func render(_ report: Report) throws -> Data {
+        try report.validate()
+        return try render(checked: report)
+    }
+
+    func render(checked report: Report) throws(ReportError) -> Data {
         switch self {
-        case .junit: Data(try JUnitXML.render(report).utf8)
-        case .json: try ReportJSON.encode(report)
-        case .ctrf: try CTRF.render(report)
-        case .html: Data(try HTMLReport.render(report).utf8)
+        case .junit: Data(JUnitXML.render(checked: report).utf8)
+        case .json: try ReportJSON.encode(checked: report)
+        case .ctrf: try CTRF.render(checked: report)
+        case .html: Data(HTMLReport.render(checked: report).utf8)
         }
     }
 
     /// Renders `report` and writes it atomically to `path`.
     public func write(_ report: Report, to path: String) throws {
         try AtomicFile.write(render(report), to: path)
+    }
+
+    /// Writes `report` in several formats, checking it once; each file is written
+    /// atomically, in order, and the first failure stops the rest.
+    public static func write(_ report: Report, to targets: [(format: ReportFormat, path: String)]) throws {
+        try report.validate()
+        for target in targets {
+            try AtomicFile.write(target.format.render(checked: report), to: target.path)
+        }
     }
 }

@@ -73,20 +73,25 @@ do {
     var start = clock.now
     let report = syntheticReport()
     print("built report with \(report.results.count) results in \(milliseconds(clock.now - start)) ms (not counted)")
-    print("format      render ms   write ms       bytes")
-    var jsonPath = ""
+    // Each format on its own (every render checks the report first): the breakdown.
+    print("format      render ms   write ms       bytes   (each render includes a validation)")
     for format in ReportFormat.allCases {
         start = clock.now
         let data = try format.render(report)
         let rendered = clock.now
-        let path = directory + "/" + format.defaultFileName
-        try AtomicFile.write(data, to: path)
+        try AtomicFile.write(data, to: directory + "/single-" + format.defaultFileName)
         let written = clock.now
-        total += written - start
-        if format == .json { jsonPath = path }
         let name = format.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
         print("\(name)    \(milliseconds(rendered - start))   \(milliseconds(written - rendered))   \(String(format: "%9d", data.count))")
     }
+    // As `dpucert run` writes them, checked once: this is what counts.
+    let targets = ReportFormat.allCases.map { (format: $0, path: directory + "/" + $0.defaultFileName) }
+    start = clock.now
+    try ReportFormat.write(report, to: targets)
+    let wroteAll = clock.now - start
+    total += wroteAll
+    print("all formats, checked once: \(milliseconds(wroteAll)) ms")
+    let jsonPath = directory + "/" + ReportFormat.json.defaultFileName
     start = clock.now
     let decoded = try ReportJSON.decode(try Data(contentsOf: URL(fileURLWithPath: jsonPath)))
     let read = clock.now - start

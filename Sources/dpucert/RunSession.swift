@@ -158,13 +158,11 @@ struct RunSession {
             (.html, arguments.html ?? directory + "/" + ReportFormat.html.defaultFileName),
         ]
         if let ctrf = arguments.ctrf { targets.append((.ctrf, ctrf)) }
-        for (format, path) in targets {
-            do {
-                try format.write(report, to: path)
-            } catch {
-                printError("dpucert run: cannot write the \(format.rawValue) report to \(path): \(error)")
-                throw ExitCode(RunExitCode.incomplete.rawValue)
-            }
+        do {
+            try ReportFormat.write(report, to: targets.map { (format: $0.0, path: $0.1) })
+        } catch {
+            printError("dpucert run: cannot write the reports: \(error)")
+            throw ExitCode(RunExitCode.incomplete.rawValue)
         }
         return targets.map(\.1)
     }

@@ -34,6 +34,10 @@ struct ProfileEmulationTests {
         let problems = disagreements(inventory, reference)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
+        // A bridge's directory holds the functions behind it; their netdevs are not its own.
+        let bridges = inventory.functions.filter { $0.headerType == 1 }
+        #expect(!bridges.isEmpty && bridges.allSatisfy { $0.netdevs.isEmpty && $0.blockDevices.isEmpty })
+
         for specification in profile.pci.functions {
             let matching = inventory.functions.filter {
                 !$0.isVirtualFunction && $0.vendorID == specification.match.vendor.value

@@ -37,6 +37,11 @@ struct BadInputTests {
         #expect(function.findings.contains { $0.kind == .brokenCapabilityChain && $0.message.contains("beyond") })
     }
 
+    @Test("link speed files that are not a speed read as unknown", arguments: ["inf GT/s", "nan GT/s", "Unknown", "fast", ""])
+    func unusableLinkSpeed(text: String) {
+        #expect(SysfsExtrasReader.parseLinkSpeed(text) == nil)
+    }
+
     @Test("a looping capability chain is reported and not followed")
     func loopingChainDump() throws {
         let inventory = try InventoryReader(source: .dump(path: fixturesDirectory + "/looped-chain.dump")).read()

@@ -29,9 +29,6 @@ int dpucert_pci_fill(struct pci_dev *dev, int flags, char *error, size_t error_l
 /// Returns the length read, or -1 and fills `error` on failure.
 int dpucert_pci_read_config(struct pci_dev *dev, unsigned char *buffer, char *error, size_t error_len);
 
-/// pci_get_string_property under the error guard (NULL when absent).
-const char *dpucert_pci_string_property(struct pci_dev *dev, unsigned int property);
-
 /// Copies the warnings libpci printed since the last call (newline-separated).
 size_t dpucert_pci_take_warnings(char *buffer, size_t buffer_len);
 

@@ -55,7 +55,7 @@ extension Report {
                        "lower-case words joined by dashes", result.suite)
             let name = result.id.dropFirst(result.suite.count + 1)
             try expect(result.id.hasPrefix(result.suite + ".") && !name.isEmpty
-                           && !name.unicodeScalars.contains { CharacterSet.whitespacesAndNewlines.contains($0) },
+                           && !name.unicodeScalars.contains { $0.properties.isWhitespace },
                        "results[\(index)].id", "\"\(result.suite).<name>\" without whitespace", result.id)
             for (position, measurement) in result.measurements.enumerated() {
                 try expect(Syntax.isWords(measurement.name, separator: "_"),

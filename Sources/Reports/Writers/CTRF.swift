@@ -16,6 +16,11 @@ public enum CTRF {
     /// Renders the report. Throws `ReportError` when the report is inconsistent.
     public static func render(_ report: Report) throws(ReportError) -> Data {
         try report.validate()
+        return try render(checked: report)
+    }
+
+    /// The same, for a report `validate()` has accepted already.
+    static func render(checked report: Report) throws(ReportError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(

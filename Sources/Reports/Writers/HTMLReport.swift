@@ -15,6 +15,11 @@ public enum HTMLReport {
     /// Renders the report. Throws `ReportError` when the report is inconsistent.
     public static func render(_ report: Report) throws(ReportError) -> String {
         try report.validate()
+        return render(checked: report)
+    }
+
+    /// The same, for a report `validate()` has accepted already.
+    static func render(checked report: Report) -> String {
         let run = report.run
         let verdict = report.summary.verdict
         var html = """

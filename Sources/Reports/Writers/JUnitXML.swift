@@ -36,6 +36,11 @@ public enum JUnitXML {
     /// Renders the report. Throws `ReportError` when the report is inconsistent.
     public static func render(_ report: Report, dialect: Dialect = .standard) throws(ReportError) -> String {
         try report.validate()
+        return render(checked: report, dialect: dialect)
+    }
+
+    /// The same, for a report `validate()` has accepted already.
+    static func render(checked report: Report, dialect: Dialect = .standard) -> String {
         var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         switch dialect {
         case .standard:

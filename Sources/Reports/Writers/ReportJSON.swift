@@ -11,6 +11,11 @@ public enum ReportJSON {
     /// Encodes the report. Throws `ReportError` when the report is inconsistent.
     public static func encode(_ report: Report) throws(ReportError) -> Data {
         try report.validate()
+        return try encode(checked: report)
+    }
+
+    /// The same, for a report `validate()` has accepted already.
+    static func encode(checked report: Report) throws(ReportError) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
