@@ -8,10 +8,15 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <sched.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+int dpucert_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+}
 
 int dpucert_enter_network_namespace(int fd) {
     return setns(fd, CLONE_NEWNET);

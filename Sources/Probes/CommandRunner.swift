@@ -125,6 +125,10 @@ public enum CommandRunner {
         }
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        // Nothing else is inherited: a long-lived child (an agent) holding one of our
+        // descriptors would keep whoever waits for our own exit (a pipe's end of file)
+        // waiting as long as the child lives.
+        dpucert_spawn_close_from(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -81,3 +81,30 @@ struct InterruptTests {
         #expect(!namespaces.standardOutput.contains("\(labName)-"), "\(namespaces.standardOutput)")
     }
 }
+
+@Suite("Standing labs from the command line", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
+       .enabled(if: namespacesAvailable, "needs root and a working `ip netns add`"))
+struct StandingLabTests {
+    @Test("emulate up refuses a duplicate, run --lab leaves the lab standing, emulate down is safe to repeat")
+    func upRunDown() throws {
+        let name = "e" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
+        let profile = "profiles/emulated-smartnic.yaml"
+        defer { _ = try? dpucert(["emulate", "down", "--name", name]) }
+        let up = try dpucert(["emulate", "up", "--profile", profile, "--name", name])
+        #expect(up.status == 0, "\(up.combined)")
+        let again = try dpucert(["emulate", "up", "--profile", profile, "--name", name])
+        #expect(again.status == 2 && again.standardError.contains("exists already"), "\(again.combined)")
+
+        let folder = OutputFolder()
+        let run = try dpucert(["run", "--profile", profile, "--lab", name, "--only", "isolation.no-route-to-oob",
+                               "--out", folder.path, "--quiet"])
+        #expect(run.status == 0, "\(run.combined)")
+        #expect(try runProcess(["ip", "netns", "list"]).standardOutput.contains("\(name)-dpu"), "the standing lab was removed")
+
+        for _ in 0..<2 {
+            let down = try dpucert(["emulate", "down", "--name", name])
+            #expect(down.status == 0, "\(down.combined)")
+        }
+        #expect(!(try runProcess(["ip", "netns", "list"]).standardOutput.contains("\(name)-")))
+    }
+}

@@ -1,13 +1,18 @@
 // CNetShims: the Linux networking calls Swift cannot reach through Glibc's module
-// (setns, AF_PACKET addresses, the SIOCGIFHWADDR ioctl, pipe2 and accept4 with
+// (setns, closing inherited descriptors in posix_spawn, AF_PACKET addresses, the SIOCGIFHWADDR ioctl, pipe2 and accept4 with
 // close-on-exec set atomically, so no concurrently spawned child inherits them). Each returns -1 with errno
 // set on failure; the Swift side turns errno into a typed error in one place.
 #ifndef CNETSHIMS_H
 #define CNETSHIMS_H
 
+#include <spawn.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+, hidden from Swift's Glibc
+/// module): the spawned program inherits no descriptor from `lowest` up.
+int dpucert_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
 /// setns(fd, CLONE_NEWNET): moves the calling thread into a network namespace.
 int dpucert_enter_network_namespace(int fd);
