@@ -11,6 +11,8 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
     case pciSharedIOMMUGroup = "pci-shared-iommu-group"
     case pciACSDisabled = "pci-acs-disabled"
     case pciMissingFunction = "pci-missing-function"
+    case pciVFsNotCreated = "pci-vfs-not-created"
+    case pciMSIXShortfall = "pci-msix-shortfall"
     case isolationFirewallOpen = "isolation-firewall-open"
     case isolationMgmtListensEverywhere = "isolation-mgmt-listens-everywhere"
     case isolationIPv6Unfiltered = "isolation-ipv6-unfiltered"
@@ -49,6 +51,10 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             "every ACS Control register of the card and its root port is cleared"
         case .pciMissingFunction:
             "the card's last PF (with its VFs) is absent; on a single-PF card its last enabled VF"
+        case .pciVFsNotCreated:
+            "the first SR-IOV PF accepts sriov_numvfs writes, but its VFs never appear on the bus"
+        case .pciMSIXShortfall:
+            "the first MSI-X function's table offers half the vectors the card is described with"
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
              .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             labFault?.summary ?? ""
@@ -63,6 +69,8 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciAERErrors: ["pci.aer-clean"]
         case .pciSharedIOMMUGroup, .pciACSDisabled: ["pci.iommu-isolation"]
         case .pciMissingFunction: ["pci.functions-present"]
+        case .pciVFsNotCreated: ["pci.sriov-enable"]
+        case .pciMSIXShortfall: ["pci.msix-vectors"]
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
              .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             labFault?.breaks ?? []
@@ -168,6 +176,18 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             } else {
                 throw notApplicable("a single PF without enabled VFs has no function to lose")
             }
+        case .pciVFsNotCreated:
+            guard let index = card.functions.firstIndex(where: { ($0.sriov?.totalVFs ?? 0) > 0 }),
+                var sriov = card.functions[index].sriov
+            else { throw notApplicable("no PF offers VFs") }
+            // NumVFs and VF Enable still follow the writes; no VF ever shows up.
+            sriov.absentVFs = Set(0..<sriov.totalVFs)
+            faulty.functions[index].sriov = sriov
+        case .pciMSIXShortfall:
+            guard let index = card.functions.firstIndex(where: { ($0.msix?.tableSize ?? 0) > 1 }),
+                let msix = card.functions[index].msix
+            else { throw notApplicable("no function has an MSI-X table of more than one vector") }
+            faulty.functions[index].msix = EmulatedMSIX(tableSize: msix.tableSize / 2)
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             throw notApplicable("a lab fault: the emulated lab applies it, not the PCI tree")

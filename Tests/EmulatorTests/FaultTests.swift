@@ -85,6 +85,17 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
             lspciLines: ["0000:03:00.0": ["ARICap:"]],
             sysfsFiles: ["0000:03:00.0/config"],
             removedFunctions: ["0000:03:00.1"]),
+        Expectation(
+            fault: .pciVFsNotCreated,
+            // The PF still says 4 VFs are enabled; none of them is on the bus.
+            lspciLines: [:],
+            sysfsFiles: Set((0..<4).map { "0000:03:00.0/virtfn\($0)" }),
+            removedFunctions: Set(vfs)),
+        Expectation(
+            fault: .pciMSIXShortfall,
+            // The title line of the capability: `Capabilities: [..] MSI-X: Enable+ Count=32 Masked-`.
+            lspciLines: ["0000:03:00.0": ["Capabilities:"]],
+            sysfsFiles: ["0000:03:00.0/config"]),
     ]
 
     @Test func everyPCIFaultHasAnExpectation() {
@@ -167,6 +178,12 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         case .pciMissingFunction:
             #expect(listing.blocks["0000:03:00.1"] == nil)
             #expect(!FileManager.default.fileExists(atPath: tree.devicePath(pci(3, 0, 1))))
+        case .pciVFsNotCreated:
+            #expect(try listing.line(pf, startingWith: "Initial VFs:").contains("Number of VFs: 4,"))
+            #expect(try treeFile(tree, pf, "sriov_numvfs") == "4\n")
+            #expect(Self.vfs.allSatisfy { listing.blocks[$0] == nil })
+        case .pciMSIXShortfall:
+            #expect(listing.blocks["0000:03:00.0"]?.contains { $0.contains("MSI-X: Enable+ Count=32 ") } == true)
         default:
             Issue.record("\(fault) is not a PCI fault")
         }
@@ -192,7 +209,9 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         bare.functions[0].aer = nil
         bare.functions[0].acs = nil
         bare.rootPort.acs = nil
-        for fault in [EmulatedFault.pciVFShortfall, .pciSysfsMismatch, .pciAERErrors, .pciSharedIOMMUGroup, .pciACSDisabled, .pciMissingFunction] {
+        bare.functions[0].msix = nil
+        for fault in [EmulatedFault.pciVFShortfall, .pciSysfsMismatch, .pciAERErrors, .pciSharedIOMMUGroup, .pciACSDisabled,
+                      .pciMissingFunction, .pciVFsNotCreated, .pciMSIXShortfall] {
             #expect(throws: EmulatorError.self, "\(fault)") { try fault.apply(to: bare) }
         }
         let error = #expect(throws: EmulatorError.self) { try EmulatedFault.isolationFirewallOpen.apply(to: bare) }
@@ -253,12 +272,12 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         let names = EmulatedFault.allCases.map(\.name)
         #expect(names == [
             "pci-link-downgrade", "pci-vf-shortfall", "pci-sysfs-mismatch", "pci-aer-errors", "pci-shared-iommu-group",
-            "pci-acs-disabled", "pci-missing-function", "isolation-firewall-open", "isolation-mgmt-listens-everywhere",
+            "pci-acs-disabled", "pci-missing-function", "pci-vfs-not-created", "pci-msix-shortfall", "isolation-firewall-open", "isolation-mgmt-listens-everywhere",
             "isolation-ipv6-unfiltered", "isolation-dpu-forwards", "isolation-tmfifo-open", "isolation-tenant-leak",
             "isolation-mgmt-down",
         ])
         #expect(EmulatedFault.allCases.filter { $0.domain == .lab }.allSatisfy { $0.name.hasPrefix("isolation-") })
-        #expect(EmulatedFault.allCases.filter { $0.domain == .pci }.count == 7)
+        #expect(EmulatedFault.allCases.filter { $0.domain == .pci }.count == 9)
     }
 
     @Test(arguments: EmulatedFault.allCases)
