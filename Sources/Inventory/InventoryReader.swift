@@ -79,9 +79,6 @@ public struct InventoryReader: Sendable {
             config: config,
             vfAddresses: vfAddresses,
             sysfs: extras,
-            iommuGroup: extras?.iommuGroup ?? raw.iommuGroup,
-            numaNode: extras?.numaNode ?? raw.numaNode,
-            driver: extras?.driver ?? raw.driver,
             findings: findings)
         if let extras {
             function.findings += SysfsConsistency.findings(config: config, sysfs: extras, vfAddresses: vfAddresses)

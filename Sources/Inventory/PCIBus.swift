@@ -18,11 +18,8 @@ public struct RawPCIFunction: Sendable, Hashable {
     public var subsystemDeviceID: UInt16?
     /// The readable configuration space: 4096, 256, 64 or 0 bytes.
     public var config: [UInt8]
-    public var numaNode: Int?
     /// For buses that know these without a sysfs tree; `LibPCIBus` leaves them to the
     /// sysfs extras, which read the same links.
-    public var iommuGroup: Int?
-    public var driver: String?
     /// Names from the PCI ID database (pci.ids), when it knows them.
     public var vendorName: String?
     public var deviceName: String?
@@ -31,7 +28,7 @@ public struct RawPCIFunction: Sendable, Hashable {
 
     public init(address: PCIAddress, vendorID: UInt16, deviceID: UInt16, classCode: UInt32, revision: UInt8,
                 subsystemVendorID: UInt16? = nil, subsystemDeviceID: UInt16? = nil, config: [UInt8],
-                numaNode: Int? = nil, iommuGroup: Int? = nil, driver: String? = nil, warnings: [String] = []) {
+                warnings: [String] = []) {
         self.address = address
         self.vendorID = vendorID
         self.deviceID = deviceID
@@ -40,9 +37,6 @@ public struct RawPCIFunction: Sendable, Hashable {
         self.subsystemVendorID = subsystemVendorID
         self.subsystemDeviceID = subsystemDeviceID
         self.config = config
-        self.numaNode = numaNode
-        self.iommuGroup = iommuGroup
-        self.driver = driver
         self.warnings = warnings
     }
 }
@@ -102,10 +96,10 @@ public struct LibPCIBus: PCIBus {
         }
         defer { dpucert_pci_close(access) }
 
-        // Not PCI_FILL_IOMMU_GROUP or PCI_FILL_DRIVER: libpci has them only from sysfs,
-        // where SysfsExtrasReader reads the same links, and libpci would resolve each
-        // link's whole path again (a dozen system calls per function on a large bus).
-        let fillFlags = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE
+        // Not PCI_FILL_NUMA_NODE, _IOMMU_GROUP or _DRIVER: libpci has them only from
+        // sysfs, where SysfsExtrasReader reads the same files and links once (libpci
+        // would resolve each link's whole path again, a dozen system calls per function).
+        let fillFlags = PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT | PCI_FILL_SUBSYS
         var functions: [RawPCIFunction] = []
         var config = [UInt8](repeating: 0, count: 4096)
         var device = access.pointee.devices
@@ -137,7 +131,6 @@ public struct LibPCIBus: PCIBus {
                 subsystemVendorID: hasSubsystem ? d.subsys_vendor_id : nil,
                 subsystemDeviceID: hasSubsystem ? d.subsys_id : nil,
                 config: Array(config[0..<Int(length)]),
-                numaNode: known & Int32(PCI_FILL_NUMA_NODE) != 0 && d.numa_node >= 0 ? Int(d.numa_node) : nil,
                 warnings: takeWarnings())
             function.vendorName = vendorName
             function.deviceName = deviceName

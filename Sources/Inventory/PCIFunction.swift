@@ -18,15 +18,15 @@ public struct PCIFunction: Sendable, Hashable {
     /// VF addresses the kernel computes for the enabled VFs (empty when VFs are off).
     public var vfAddresses: [PCIAddress]
     public var sysfs: SysfsExtras?
-    public var iommuGroup: Int?
-    public var numaNode: Int?
-    public var driver: String?
     public var findings: [Finding]
 
     public var isVirtualFunction: Bool { physicalFunction != nil }
     public var capabilityNames: [String] { config.capabilities.map(\.name) }
     public var link: PCIeLink? { config.pcie?.link }
     public var sriov: SRIOVCapability? { config.sriov }
+    public var iommuGroup: Int? { sysfs?.iommuGroup }
+    public var numaNode: Int? { sysfs?.numaNode }
+    public var driver: String? { sysfs?.driver }
     public var netdevs: [String] { sysfs?.netdevs ?? [] }
     public var blockDevices: [String] { sysfs?.blockDevices ?? [] }
 }
