@@ -31,6 +31,19 @@ extension Profile {
     }
 }
 
+extension Profile {
+    /// Every inventory function a profile function stands for, paired with what that
+    /// profile function requires (`requirement` is nil where it asks nothing).
+    public func requirements<Requirement>(in inventory: PCIInventory,
+                                          _ requirement: (Profile.PCIFunction) -> Requirement?)
+        -> [(required: Requirement, function: Inventory.PCIFunction)]
+    {
+        matched(in: inventory).flatMap { matched in
+            requirement(matched.specification).map { required in matched.functions.map { (required, $0) } } ?? []
+        }
+    }
+}
+
 extension PCIInventory {
     /// The VFs present under `physicalFunction`.
     public func virtualFunctions(of physicalFunction: PCIAddress) -> [PCIFunction] {

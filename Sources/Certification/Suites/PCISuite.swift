@@ -94,32 +94,29 @@ struct LinkSpeedWidth: CertificationTest {
         var checks: [Check] = []
         var evidence: [String] = []
         var measurements: [MeasuredValue] = []
-        for matched in context.profile.matched(in: inventory) {
-            guard let required = matched.specification.link else { continue }
-            for function in matched.functions {
-                guard let link = function.link else {
-                    checks.append(Check("\(function.address) link", expected: "a PCIe link", observed: "no PCIe capability", holds: false))
-                    continue
-                }
-                let speed = link.currentSpeedGTs ?? 0
-                let minimumSpeed = required.minSpeed.gigatransfersPerSecond
-                checks.append(Check("\(function.address) link speed", expected: ">= \(minimumSpeed) GT/s",
-                                    observed: "\(speed) GT/s (capable of \(link.maxSpeedGTs ?? 0) GT/s)",
-                                    holds: speed >= minimumSpeed))
-                checks.append(Check("\(function.address) link width", expected: ">= x\(required.minWidth)",
-                                    observed: "x\(link.currentWidth) (capable of x\(link.maxWidth))",
-                                    holds: link.currentWidth >= required.minWidth))
-                checks += sysfsAgreement(function, on: "link.")
-                measurements.append(MeasuredValue(name: "link_speed", value: speed, unit: "GT/s",
-                                                  threshold: Threshold(.greaterThanOrEqual, minimumSpeed)))
-                measurements.append(MeasuredValue(name: "link_width", value: Double(link.currentWidth), unit: "lanes",
-                                                  threshold: Threshold(.greaterThanOrEqual, Double(required.minWidth))))
-                var line = "\(function.address): LnkSta \(speed) GT/s x\(link.currentWidth), LnkCap \(link.maxSpeedGTs ?? 0) GT/s x\(link.maxWidth)"
-                if speed < link.maxSpeedGTs ?? 0 || link.currentWidth < link.maxWidth {
-                    line += " — trained below its capability"
-                }
-                evidence.append(line)
+        for (required, function) in context.profile.requirements(in: inventory, \.link) {
+            guard let link = function.link else {
+                checks.append(Check("\(function.address) link", expected: "a PCIe link", observed: "no PCIe capability", holds: false))
+                continue
             }
+            let speed = link.currentSpeedGTs ?? 0
+            let minimumSpeed = required.minSpeed.gigatransfersPerSecond
+            checks.append(Check("\(function.address) link speed", expected: ">= \(minimumSpeed) GT/s",
+                                observed: "\(speed) GT/s (capable of \(link.maxSpeedGTs ?? 0) GT/s)",
+                                holds: speed >= minimumSpeed))
+            checks.append(Check("\(function.address) link width", expected: ">= x\(required.minWidth)",
+                                observed: "x\(link.currentWidth) (capable of x\(link.maxWidth))",
+                                holds: link.currentWidth >= required.minWidth))
+            checks += sysfsAgreement(function, on: "link.")
+            measurements.append(MeasuredValue(name: "link_speed", value: speed, unit: "GT/s",
+                                              threshold: Threshold(.greaterThanOrEqual, minimumSpeed)))
+            measurements.append(MeasuredValue(name: "link_width", value: Double(link.currentWidth), unit: "lanes",
+                                              threshold: Threshold(.greaterThanOrEqual, Double(required.minWidth))))
+            var line = "\(function.address): LnkSta \(speed) GT/s x\(link.currentWidth), LnkCap \(link.maxSpeedGTs ?? 0) GT/s x\(link.maxWidth)"
+            if speed < link.maxSpeedGTs ?? 0 || link.currentWidth < link.maxWidth {
+                line += " — trained below its capability"
+            }
+            evidence.append(line)
         }
         return .judged(checks, measurements: measurements, evidence: evidence, passMessage: "every link meets the profile")
     }
@@ -137,32 +134,29 @@ struct SRIOVCapabilityCheck: CertificationTest {
         var checks: [Check] = []
         var evidence: [String] = []
         var measurements: [MeasuredValue] = []
-        for matched in context.profile.matched(in: inventory) {
-            guard let required = matched.specification.sriov else { continue }
-            for function in matched.functions {
-                guard let sriov = function.sriov else {
-                    checks.append(Check("\(function.address) SR-IOV", expected: "an SR-IOV capability", observed: "none", holds: false))
-                    continue
-                }
-                evidence.append("\(function.address): TotalVFs \(sriov.totalVFs), InitialVFs \(sriov.initialVFs), NumVFs \(sriov.numVFs), offset \(sriov.firstVFOffset), stride \(sriov.vfStride), VF device \(hex(sriov.vfDeviceID, width: 4))")
-                measurements.append(MeasuredValue(name: "sriov_total_vfs", value: Double(sriov.totalVFs), unit: "count",
-                                                  threshold: Threshold(.greaterThanOrEqual, Double(required.minTotalVFs))))
-                checks.append(Check("\(function.address) VF Device ID", expected: required.vfDeviceID.description,
-                                    observed: hex(sriov.vfDeviceID, width: 4), holds: sriov.vfDeviceID == required.vfDeviceID.value))
-                checks.append(Check("\(function.address) First VF Offset", expected: required.firstVFOffset.map(String.init) ?? "non-zero",
-                                    observed: "\(sriov.firstVFOffset)",
-                                    holds: sriov.firstVFOffset != 0 && required.firstVFOffset.map { $0 == sriov.firstVFOffset } ?? true))
-                checks.append(Check("\(function.address) VF Stride", expected: required.vfStride.map(String.init) ?? "non-zero when TotalVFs > 1",
-                                    observed: "\(sriov.vfStride)",
-                                    holds: (sriov.totalVFs <= 1 || sriov.vfStride != 0) && required.vfStride.map { $0 == sriov.vfStride } ?? true))
-                let routingIDs = sriov.vfAddresses(physicalFunction: function.address, count: sriov.totalVFs)
-                let lastRoutingID = Int(function.address.routingID) + sriov.firstVFOffset + max(0, sriov.totalVFs - 1) * sriov.vfStride
-                checks.append(Check("\(function.address) VF routing IDs", expected: "distinct, within the 16-bit routing ID space",
-                                    observed: lastRoutingID > 0xffff ? "last VF at RID 0x\(hex(lastRoutingID, width: 5))" :
-                                        "\(Set(routingIDs).count) distinct of \(routingIDs.count)",
-                                    holds: lastRoutingID <= 0xffff && Set(routingIDs).count == routingIDs.count))
-                checks += sysfsAgreement(function, on: "sriov.")
+        for (required, function) in context.profile.requirements(in: inventory, \.sriov) {
+            guard let sriov = function.sriov else {
+                checks.append(Check("\(function.address) SR-IOV", expected: "an SR-IOV capability", observed: "none", holds: false))
+                continue
             }
+            evidence.append("\(function.address): TotalVFs \(sriov.totalVFs), InitialVFs \(sriov.initialVFs), NumVFs \(sriov.numVFs), offset \(sriov.firstVFOffset), stride \(sriov.vfStride), VF device \(hex(sriov.vfDeviceID, width: 4))")
+            measurements.append(MeasuredValue(name: "sriov_total_vfs", value: Double(sriov.totalVFs), unit: "count",
+                                              threshold: Threshold(.greaterThanOrEqual, Double(required.minTotalVFs))))
+            checks.append(Check("\(function.address) VF Device ID", expected: required.vfDeviceID.description,
+                                observed: hex(sriov.vfDeviceID, width: 4), holds: sriov.vfDeviceID == required.vfDeviceID.value))
+            checks.append(Check("\(function.address) First VF Offset", expected: required.firstVFOffset.map(String.init) ?? "non-zero",
+                                observed: "\(sriov.firstVFOffset)",
+                                holds: sriov.firstVFOffset != 0 && required.firstVFOffset.map { $0 == sriov.firstVFOffset } ?? true))
+            checks.append(Check("\(function.address) VF Stride", expected: required.vfStride.map(String.init) ?? "non-zero when TotalVFs > 1",
+                                observed: "\(sriov.vfStride)",
+                                holds: (sriov.totalVFs <= 1 || sriov.vfStride != 0) && required.vfStride.map { $0 == sriov.vfStride } ?? true))
+            let routingIDs = sriov.vfAddresses(physicalFunction: function.address, count: sriov.totalVFs)
+            let lastRoutingID = Int(function.address.routingID) + sriov.firstVFOffset + max(0, sriov.totalVFs - 1) * sriov.vfStride
+            checks.append(Check("\(function.address) VF routing IDs", expected: "distinct, within the 16-bit routing ID space",
+                                observed: lastRoutingID > 0xffff ? "last VF at RID 0x\(hex(lastRoutingID, width: 5))" :
+                                    "\(Set(routingIDs).count) distinct of \(routingIDs.count)",
+                                holds: lastRoutingID <= 0xffff && Set(routingIDs).count == routingIDs.count))
+            checks += sysfsAgreement(function, on: "sriov.")
         }
         return .judged(checks, measurements: measurements, evidence: evidence,
                        passMessage: "SR-IOV capability meets the profile")
@@ -252,35 +246,33 @@ struct AERClean: CertificationTest {
         var checks: [Check] = []
         var evidence: [String] = []
         var uncorrectable = 0.0
-        for matched in context.profile.matched(in: inventory) where matched.specification.capabilities.contains(.aer) {
-            for function in matched.functions {
-                guard let aer = function.config.aer else {
-                    checks.append(Check("\(function.address) AER", expected: "an AER capability to read errors from",
-                                        observed: "none", holds: false))
-                    continue
-                }
-                evidence.append("\(function.address): UESta 0x\(hex(aer.uncorrectableStatus, width: 8)), CESta 0x\(hex(aer.correctableStatus, width: 8))")
-                let unmaskedStatus = aer.uncorrectableStatus & ~aer.uncorrectableMask
-                checks.append(Check("\(function.address) uncorrectable error status", expected: "0x00000000",
-                                    observed: "0x\(hex(aer.uncorrectableStatus, width: 8))", holds: unmaskedStatus == 0))
-                if unmaskedStatus != 0 { uncorrectable += Double(unmaskedStatus.nonzeroBitCount) }
-                guard let sysfs = function.sysfs else { continue }
-                for (file, counters) in [("aer_dev_fatal", sysfs.aerFatal), ("aer_dev_nonfatal", sysfs.aerNonfatal)] {
-                    guard let counters else { continue }
-                    let nonZero = counters.filter { $0.value > 0 && !$0.key.hasPrefix("TOTAL_") }.sorted { $0.key < $1.key }
-                    let total = counters.filter { $0.key.hasPrefix("TOTAL_") }.values.reduce(0, +)
-                    uncorrectable += Double(total)
-                    checks.append(Check("\(function.address) \(file)", expected: "all counters 0",
-                                        observed: nonZero.isEmpty && total == 0 ? "all 0" :
-                                            nonZero.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + " (total \(total))",
-                                        holds: nonZero.isEmpty && total == 0))
-                }
-                let baseline = context.pci.baseline.function(at: function.address)?.sysfs?.aerCorrectable?["TOTAL_ERR_COR"]
-                if let now = sysfs.aerCorrectable?["TOTAL_ERR_COR"], let baseline {
-                    evidence.append("\(function.address): TOTAL_ERR_COR \(baseline) at start, \(now) now")
-                    checks.append(Check("\(function.address) correctable errors during the run", expected: "no growth from \(baseline)",
-                                        observed: "\(now)", holds: now <= baseline))
-                }
+        for (_, function) in context.profile.requirements(in: inventory, { $0.capabilities.contains(.aer) ? () : nil }) {
+            guard let aer = function.config.aer else {
+                checks.append(Check("\(function.address) AER", expected: "an AER capability to read errors from",
+                                    observed: "none", holds: false))
+                continue
+            }
+            evidence.append("\(function.address): UESta 0x\(hex(aer.uncorrectableStatus, width: 8)), CESta 0x\(hex(aer.correctableStatus, width: 8))")
+            let unmaskedStatus = aer.uncorrectableStatus & ~aer.uncorrectableMask
+            checks.append(Check("\(function.address) uncorrectable error status", expected: "0x00000000",
+                                observed: "0x\(hex(aer.uncorrectableStatus, width: 8))", holds: unmaskedStatus == 0))
+            if unmaskedStatus != 0 { uncorrectable += Double(unmaskedStatus.nonzeroBitCount) }
+            guard let sysfs = function.sysfs else { continue }
+            for (file, counters) in [("aer_dev_fatal", sysfs.aerFatal), ("aer_dev_nonfatal", sysfs.aerNonfatal)] {
+                guard let counters else { continue }
+                let nonZero = counters.filter { $0.value > 0 && !$0.key.hasPrefix("TOTAL_") }.sorted { $0.key < $1.key }
+                let total = counters.filter { $0.key.hasPrefix("TOTAL_") }.values.reduce(0, +)
+                uncorrectable += Double(total)
+                checks.append(Check("\(function.address) \(file)", expected: "all counters 0",
+                                    observed: nonZero.isEmpty && total == 0 ? "all 0" :
+                                        nonZero.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + " (total \(total))",
+                                    holds: nonZero.isEmpty && total == 0))
+            }
+            let baseline = context.pci.baseline.function(at: function.address)?.sysfs?.aerCorrectable?["TOTAL_ERR_COR"]
+            if let now = sysfs.aerCorrectable?["TOTAL_ERR_COR"], let baseline {
+                evidence.append("\(function.address): TOTAL_ERR_COR \(baseline) at start, \(now) now")
+                checks.append(Check("\(function.address) correctable errors during the run", expected: "no growth from \(baseline)",
+                                    observed: "\(now)", holds: now <= baseline))
             }
         }
         return .judged(checks, measurements: [MeasuredValue(name: "uncorrectable_errors", value: uncorrectable, unit: "count",
@@ -398,18 +390,17 @@ struct MSIXVectors: CertificationTest {
         var checks: [Check] = []
         var measurements: [MeasuredValue] = []
         var evidence: [String] = []
-        for matched in context.profile.matched(in: inventory)
-        where matched.specification.msix != nil || matched.specification.capabilities.contains(.msix) {
-            let minimum = matched.specification.msix?.minVectors ?? 1
-            for function in matched.functions {
-                guard let msix = function.config.msix else {
-                    checks.append(Check("\(function.address) MSI-X", expected: ">= \(minimum) vectors", observed: "no MSI-X capability", holds: false))
-                    continue
-                }
-                evidence.append("\(function.address): MSI-X table size \(msix.tableSize), \(msix.enabled ? "enabled" : "disabled")")
-                measurements.append(MeasuredValue(name: "msix_vectors", value: Double(msix.tableSize), unit: "count",
-                                                  threshold: Threshold(.greaterThanOrEqual, Double(minimum))))
+        let minimumVectors: (Profile.PCIFunction) -> Int? = { specification in
+            specification.msix?.minVectors ?? (specification.capabilities.contains(.msix) ? 1 : nil)
+        }
+        for (minimum, function) in context.profile.requirements(in: inventory, minimumVectors) {
+            guard let msix = function.config.msix else {
+                checks.append(Check("\(function.address) MSI-X", expected: ">= \(minimum) vectors", observed: "no MSI-X capability", holds: false))
+                continue
             }
+            evidence.append("\(function.address): MSI-X table size \(msix.tableSize), \(msix.enabled ? "enabled" : "disabled")")
+            measurements.append(MeasuredValue(name: "msix_vectors", value: Double(msix.tableSize), unit: "count",
+                                              threshold: Threshold(.greaterThanOrEqual, Double(minimum))))
         }
         return .judged(checks, measurements: measurements, evidence: evidence, passMessage: "MSI-X vectors meet the profile")
     }
