@@ -74,19 +74,21 @@ let package = Package(
         ),
         // Times the report writers for scripts/bench; not shipped.
         .executableTarget(name: "dpucert-bench", dependencies: ["Reports"], swiftSettings: swiftSettings),
-        .target(name: "PCITestSupport", dependencies: ["Inventory"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
+        .target(name: "TestGates", dependencies: ["Probes"], path: "Tests/TestGates", swiftSettings: swiftSettings),
+        .target(name: "PCITestSupport", dependencies: ["Inventory", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport"], swiftSettings: swiftSettings),
-        .target(name: "ReportTestSupport", path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport", "TestGates"], swiftSettings: swiftSettings),
+        .target(name: "ReportTestSupport", dependencies: ["TestGates"], path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
-        .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent", "TestGates"], swiftSettings: swiftSettings),
         // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
         .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
                           swiftSettings: swiftSettings),
-        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -28,19 +28,76 @@ public struct CertificationRun: Sendable {
         PCISuite.tests(for: profile) + IsolationSuite.tests(for: profile)
     }
 
-    public func execute(tests: [any CertificationTest], context: TestContext, observer: any RunObserver) -> Report {
+    /// Runs `tests` (the plan, or the part of it `--only` selected) and writes down what
+    /// they found, with the coverage of every requirement of the profile.
+    public func execute(tests: [any CertificationTest], context: TestContext, observer: any RunObserver,
+                        only: [String] = []) -> Report {
         let startedAt = Date()
-        let results = TestRunner(tests: tests).run(context: context, observer: observer)
-        let status: RunStatus = context.isCancelled ? .aborted : .completed
-        return report(results: results, status: status, startedAt: startedAt, dut: context.pci.baseline)
+        let ran = TestRunner(tests: tests).run(context: context, observer: observer)
+        var status: RunStatus = only.isEmpty ? .completed : .partial
+        if ran.abortReason != nil { status = .aborted }
+        let selection = only.isEmpty ? nil : RunSelection(only: only, leftOut: Self.plan(for: profile).map(\.id)
+            .filter { id in !tests.contains { $0.id == id } })
+        return report(results: ran.results, status: status, selection: selection, startedAt: startedAt,
+                      dut: context.pci.baseline, observer: observer)
     }
 
-    public func report(results: [TestResult], status: RunStatus, startedAt: Date, dut inventory: PCIInventory) -> Report {
+    /// The report of `results`. The coverage joins every requirement of the profile to
+    /// the checks of the whole plan that examine it; in a whole run each requirement no
+    /// check examined is added as a `skipped` result saying so.
+    public func report(results: [TestResult], status: RunStatus, selection: RunSelection? = nil, startedAt: Date,
+                       dut inventory: PCIInventory, observer: (any RunObserver)? = nil) -> Report {
+        let plan = Self.plan(for: profile)
+        var results = results
+        let statusByID = Dictionary(results.map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first })
+        let coverage = profile.requirementPaths.map { path in
+            let checks = plan.filter { $0.covers(profile).contains(path) }.map(\.id)
+            let statuses = checks.compactMap { statusByID[$0] }
+            return CoverageEntry(requirement: path, checks: checks,
+                                 outcome: !checks.isEmpty && statuses.isEmpty ? .leftOut : .combining(statuses))
+        }
+        if selection == nil {
+            for entry in coverage where entry.checks.isEmpty {
+                let result = Self.notExamined(entry.requirement)
+                observer?.testFinished(result)
+                results.append(result)
+            }
+        }
         let system = SystemFacts.current
         let run = RunInfo(id: UUID().uuidString.lowercased(), status: status, startedAt: startedAt, finishedAt: Date(),
                           toolVersion: toolVersion, commandLine: commandLine, host: system.host, kernel: system.kernel,
-                          mode: mode, profile: ProfileReference(id: profile.id, sha256: profileSHA256), faults: faults)
-        return Report(run: run, dut: dut(from: inventory), results: results)
+                          mode: mode, profile: ProfileReference(id: profile.id, sha256: profileSHA256), faults: faults,
+                          selection: selection)
+        return Report(run: run, coverage: coverage, dut: dut(from: inventory), results: results)
+    }
+
+    /// The skipped result standing for a requirement no check examines:
+    /// `network.minTcpThroughputGbps` becomes `network.not-examined-min-tcp-throughput-gbps`.
+    static func notExamined(_ requirement: String) -> TestResult {
+        let section = String(requirement.prefix { $0 != "." })
+        let rest = requirement.dropFirst(section.count + 1)
+        var words: [String] = []
+        var word = ""
+        var previousWasUppercase = false
+        for character in rest {
+            if character.isUppercase && !word.isEmpty && !previousWasUppercase {
+                words.append(word)
+                word = ""
+            }
+            previousWasUppercase = character.isUppercase
+            if character.isLetter || character.isNumber {
+                word.append(Character(character.lowercased()))
+            } else if !word.isEmpty {
+                words.append(word)
+                word = ""
+            }
+        }
+        if !word.isEmpty { words.append(word) }
+        return TestResult(id: "\(section).not-examined-" + words.joined(separator: "-"), suite: section,
+                          title: "No check examines \(requirement)", requirement: requirement, status: .skipped,
+                          durationSeconds: 0,
+                          message: "not examined: no check of this run examines \(requirement), so the run cannot vouch for it",
+                          measurements: [], evidence: [], series: [])
     }
 
     /// The functions of the inventory that the profile describes, with their roles.

@@ -4,15 +4,57 @@ import Probes
 import Profiles
 import Synchronization
 
-/// Set once when the run is interrupted (SIGINT/SIGTERM); read by the runner and by
-/// long check bodies.
+/// A cancellation token, set once: by SIGINT/SIGTERM for the whole run, or by the
+/// runner for one check at its deadline. Check bodies read `isCancelled`; the runner
+/// registers a handler to be woken the moment it turns true.
 public final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private struct State {
+        var cancelled = false
+        var nextHandlerID = 0
+        var handlers: [Int: @Sendable () -> Void] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public func cancel() { flag.store(true, ordering: .sequentiallyConsistent) }
-    public var isCancelled: Bool { flag.load(ordering: .sequentiallyConsistent) }
+    /// Sets the flag and runs every registered handler once (outside the lock).
+    public func cancel() {
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.cancelled else { return [] }
+            state.cancelled = true
+            defer { state.handlers = [:] }
+            return Array(state.handlers.values)
+        }
+        handlers.forEach { $0() }
+    }
+
+    public var isCancelled: Bool { state.withLock(\.cancelled) }
+
+    /// Runs `handler` when the flag is set (at once if it already is). The returned
+    /// closure removes the handler.
+    @discardableResult
+    func onCancel(_ handler: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let registered = state.withLock { state -> Int? in
+            guard !state.cancelled else { return nil }
+            let id = state.nextHandlerID
+            state.nextHandlerID += 1
+            state.handlers[id] = handler
+            return id
+        }
+        guard let registered else {
+            handler()
+            return {}
+        }
+        return { [self] in _ = state.withLock { $0.handlers.removeValue(forKey: registered) } }
+    }
+
+    /// A token that is set when this one is, and can also be set on its own.
+    func child() -> (token: CancellationFlag, release: @Sendable () -> Void) {
+        let token = CancellationFlag()
+        let release = onCancel { token.cancel() }
+        return (token, release)
+    }
 }
 
 /// The PCI side of the device under test, as the composition root provides it.
@@ -58,6 +100,7 @@ public struct TestContext: Sendable {
     public let profile: Profile
     public let pci: PCIEnvironment
     public let isolation: IsolationEnvironment
+    /// The run's token, or within a check the check's own (set at its deadline too).
     let cancellation: CancellationFlag
     let progressSink: @Sendable (String) -> Void
 
@@ -77,7 +120,8 @@ public struct TestContext: Sendable {
     /// A progress line for a long check (shown live on a terminal).
     public func progress(_ line: String) { progressSink(line) }
 
-    func forTest(progress: @escaping @Sendable (String) -> Void) -> TestContext {
-        TestContext(profile: profile, pci: pci, isolation: isolation, cancellation: cancellation, progress: progress)
+    /// The context one check runs with: its own cancellation token and progress sink.
+    func forTest(cancellation token: CancellationFlag, progress: @escaping @Sendable (String) -> Void) -> TestContext {
+        TestContext(profile: profile, pci: pci, isolation: isolation, cancellation: token, progress: progress)
     }
 }

@@ -9,6 +9,13 @@ public struct MulticastEchoResult: Sendable, Hashable, Codable, CustomStringConv
     public var responders: [IPAddress]
     public var window: Duration
 
+    public init(site: ProbeSite, interface: String, responders: [IPAddress], window: Duration) {
+        self.site = site
+        self.interface = interface
+        self.responders = responders
+        self.window = window
+    }
+
     public var description: String {
         let list = responders.isEmpty ? "none" : responders.map(\.description).joined(separator: ", ")
         return "from \(site): icmpv6 echo ff02::1%\(interface), listening \(window.evidenceText) → responders: \(list)"

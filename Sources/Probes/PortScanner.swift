@@ -31,6 +31,19 @@ public struct PortScanResult: Sendable, Hashable, Codable, CustomStringConvertib
     public var droppedCount: Int
     public var elapsed: Duration
 
+    public init(site: ProbeSite, target: IPAddress, ports: ClosedRange<UInt16>, options: PortScanOptions,
+                open: [UInt16], answeredClosed: [UInt16], notSent: [UInt16], droppedCount: Int, elapsed: Duration) {
+        self.site = site
+        self.target = target
+        self.ports = ports
+        self.options = options
+        self.open = open
+        self.answeredClosed = answeredClosed
+        self.notSent = notSent
+        self.droppedCount = droppedCount
+        self.elapsed = elapsed
+    }
+
     public var description: String {
         "from \(site): tcp connect scan \(target) ports \(ports.lowerBound)-\(ports.upperBound) "
             + "(window \(options.window), timeout \(options.timeout.evidenceText)) in \(elapsed.evidenceText) → "

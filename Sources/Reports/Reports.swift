@@ -10,25 +10,40 @@ import Foundation
 /// One certification run as recorded on disk: the root of the JSON report contract.
 public struct Report: Sendable, Codable, Hashable {
     /// The report schema version this module writes (`schemas/report.schema.json`).
-    public static let currentSchemaVersion = "1.0.0"
+    public static let currentSchemaVersion = "1.1.0"
 
     public var schemaVersion: String
     public var run: RunInfo
+    /// Every requirement of the profile, the checks that examine it and its outcome.
+    public var coverage: [CoverageEntry]
     public var dut: DUT
     public var results: [TestResult]
     public var summary: Summary
 
-    /// Builds a report whose summary (counts and verdict) is derived from `results`.
-    public init(run: RunInfo, dut: DUT, results: [TestResult]) {
+    /// Builds a report whose summary (counts and verdict) is derived from `results` and
+    /// `coverage`.
+    public init(run: RunInfo, coverage: [CoverageEntry], dut: DUT, results: [TestResult]) {
         self.schemaVersion = Report.currentSchemaVersion
         self.run = run
+        self.coverage = coverage
         self.dut = dut
         self.results = results
-        self.summary = Summary(results: results, mode: run.mode, runStatus: run.status)
+        self.summary = Summary(results: results, mode: run.mode, runStatus: run.status, coverage: coverage,
+                               partial: run.selection != nil)
     }
 
-    /// The process exit code the CLI returns for this run (DESIGN: exit codes).
-    public var exitCode: RunExitCode { summary.verdict.exitCode }
+    /// The process exit code the CLI returns for this run (DESIGN: exit codes). A partial
+    /// run's status speaks for the checks it selected: 0 when all of them passed.
+    public var exitCode: RunExitCode {
+        guard run.selection != nil, run.status != .aborted, summary.failed == 0 else { return summary.verdict.exitCode }
+        return summary.passed > 0 && summary.passed == summary.total ? .passed : .incomplete
+    }
+
+    /// Requirements the run did not examine to a conclusion (skipped or errored), each
+    /// with its checks: what keeps a clean run from being certified.
+    public var unexamined: [CoverageEntry] {
+        coverage.filter { $0.outcome == .skipped || $0.outcome == .error }
+    }
 
     /// Suite names in order of first appearance, each with its results in report order.
     public var resultsBySuite: [(suite: String, results: [TestResult])] {

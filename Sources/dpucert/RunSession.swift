@@ -60,7 +60,7 @@ struct RunSession {
         let run = CertificationRun(profile: profile, profileSHA256: try profileDigest(), mode: backend.mode,
                                    faults: arguments.fault, commandLine: CommandLine.arguments,
                                    toolVersion: DPUCert.version)
-        let report = run.execute(tests: tests, context: context, observer: observer)
+        let report = run.execute(tests: tests, context: context, observer: observer, only: arguments.only)
         let written = try writeReports(report)
         summarize(report, written: written)
         return report.exitCode.rawValue
@@ -169,11 +169,17 @@ struct RunSession {
 
     private func summarize(_ report: Report, written: [String]) {
         let summary = report.summary
-        observer.say("""
-            \(summary.total) checks: \(summary.passed) passed, \(summary.failed) failed, \(summary.errored) error, \(summary.skipped) skipped
-            verdict: \(summary.verdict.rawValue)\(report.run.status == .aborted ? " (run aborted)" : "")
-            reports: \(written.joined(separator: ", "))
-            """)
+        var lines = ["\(summary.total) checks: \(summary.passed) passed, \(summary.failed) failed, \(summary.errored) error, \(summary.skipped) skipped"]
+        if let selection = report.run.selection {
+            lines.append("partial run (--only \(selection.only.joined(separator: " "))): left out "
+                         + (selection.leftOut.isEmpty ? "nothing" : selection.leftOut.joined(separator: ", ")))
+        } else if !report.unexamined.isEmpty {
+            lines.append("not examined to a conclusion (\(report.unexamined.count) requirements):")
+            lines += report.unexamined.map { "  " + $0.line }
+        }
+        lines.append("verdict: \(summary.verdict.rawValue)" + (report.run.status == .completed ? "" : " (run \(report.run.status.rawValue))"))
+        lines.append("reports: \(written.joined(separator: ", "))")
+        observer.say(lines.joined(separator: "\n"))
     }
 
     static func timestamp() -> String {

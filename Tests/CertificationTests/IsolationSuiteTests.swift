@@ -4,20 +4,21 @@ import Inventory
 import Probes
 import Profiles
 import Reports
+import TestGates
 import Testing
 @testable import Certification
 
 /// The emulated-smartnic profile's lab, brought up for one test and always taken down.
 enum IsolationLab {
-    static let unavailableReason = NetworkNamespace.creationUnavailableReason()
-
     /// The real `dpucert` (built beside the test bundle) serves as the lab's agent.
     static let agent = AgentLauncher(
         executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("dpucert").path,
         arguments: ["agent"])
 
-    static func run(faults: [LabFault]) throws -> [TestResult] {
+    /// Brings the lab up for `body`, with the context a run would hand the checks.
+    static func with<Result>(faults: [LabFault] = [], cancellation: CancellationFlag = CancellationFlag(),
+                             _ body: (TestContext, LabTopology) throws -> Result) throws -> Result {
         let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
         let name = "c" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
         let spec = try #require(LabSpec(profile: profile, name: name, agent: agent))
@@ -26,14 +27,19 @@ enum IsolationLab {
         let bus = FixedBus(functions: [])
         let context = TestContext(profile: profile,
                                   pci: PCIEnvironment(bus: bus, sriovControl: nil, baseline: PCIInventory(source: bus.source, functions: [])),
-                                  isolation: IsolationEnvironment(topology: lab.topology))
-        return TestRunner(tests: IsolationSuite.tests(for: profile)).run(context: context, observer: RecordingObserver())
+                                  isolation: IsolationEnvironment(topology: lab.topology), cancellation: cancellation)
+        return try body(context, lab.topology)
+    }
+
+    static func run(faults: [LabFault]) throws -> [TestResult] {
+        try with(faults: faults) { context, _ in
+            TestRunner(tests: IsolationSuite.tests(for: context.profile)).run(context: context, observer: RecordingObserver()).results
+        }
     }
 }
 
 @Suite("Isolation suite on the emulated lab", .serialized,
-       .enabled(if: IsolationLab.unavailableReason == nil, "needs root and a working `ip netns add`"),
-       .enabled(if: FileManager.default.isExecutableFile(atPath: IsolationLab.agent.executable), "dpucert is not built"))
+       .requires(.networkNamespaces, .built("dpucert", at: IsolationLab.agent.executable)))
 struct IsolationSuiteTests {
     @Test("the clean lab passes every isolation check, with evidence of what was probed from where")
     func cleanLabPasses() throws {
@@ -44,6 +50,48 @@ struct IsolationSuiteTests {
         for result in results {
             #expect(result.status == .passed, "\(result.id): \(result.message)")
             #expect(result.evidence.contains { $0.contains("from netns") || $0.contains("netns") }, "\(result.id) evidence")
+            // The emulated lab offers every control: each one ran and held.
+            #expect(result.evidence.contains { $0.hasPrefix("positive control held: ") }, "\(result.id) evidence")
+            #expect(!result.evidence.contains { $0.hasPrefix("positive control not offered") }, "\(result.id) evidence")
+        }
+        // The scan covered every address it planned, and says so.
+        let scan = try #require(results.first { $0.id == "isolation.dpu-attack-surface" })
+        let planned = try #require(scan.measurements.first { $0.name == "addresses_planned" })
+        let scanned = try #require(scan.measurements.first { $0.name == "addresses_scanned" })
+        #expect(planned.value >= 5 && scanned.value == planned.value && scanned.passed)
+        #expect(scan.message == "\(number(scanned.value)) DPU addresses scanned: only allowlisted services answer")
+    }
+
+    @Test("a scan cancelled before its first address is error, with the addresses planned and none scanned")
+    func cancelledScanIsError() throws {
+        let cancellation = CancellationFlag()
+        cancellation.cancel()
+        let outcome = try IsolationLab.with(cancellation: cancellation) { context, _ in try AttackSurface().run(context) }
+        #expect(outcome.status == .error)
+        #expect(outcome.message.hasPrefix("incomplete: scanned 0 of "), "\(outcome.message)")
+        #expect(outcome.message.hasSuffix(": the scan was cancelled"), "\(outcome.message)")
+        let planned = try #require(outcome.measurements.first { $0.name == "addresses_planned" })
+        let scanned = try #require(outcome.measurements.first { $0.name == "addresses_scanned" })
+        #expect(planned.value >= 5 && scanned.value == 0 && !scanned.passed)
+    }
+
+    @Test("the lab's DPU firewall counters are read; a counter the firewall lacks is unreadable, named")
+    func counterReadings() throws {
+        try IsolationLab.with { _, topology in
+            for name in topology.firewall.counterNames {
+                guard case .packets = CounterReading.read(name, of: topology.firewall) else {
+                    Issue.record("\(name) was not read")
+                    continue
+                }
+            }
+            let missing = CounterReading.read("no_such_counter", of: topology.firewall)
+            guard case .unreadable(let reason) = missing else {
+                Issue.record("a missing counter read as \(missing)")
+                return
+            }
+            #expect(reason.contains("has no counter no_such_counter"))
+            let control = dropCounterControl("no_such_counter", before: missing, after: missing, counting: "the probes")
+            #expect(control.state == .failed("the DPU firewall counter no_such_counter could not be read: \(reason)"))
         }
     }
 
@@ -72,7 +120,7 @@ struct IsolationSuiteTests {
         let context = TestContext(profile: profile,
                                   pci: PCIEnvironment(bus: bus, sriovControl: nil, baseline: PCIInventory(source: bus.source, functions: [])),
                                   isolation: IsolationEnvironment(unavailable: "network namespaces cannot be created here"))
-        let results = TestRunner(tests: IsolationSuite.tests(for: profile)).run(context: context, observer: RecordingObserver())
+        let results = TestRunner(tests: IsolationSuite.tests(for: profile)).run(context: context, observer: RecordingObserver()).results
         #expect(results.count == 5)
         #expect(results.allSatisfy { $0.status == .skipped && $0.message == "network namespaces cannot be created here" })
     }

@@ -22,7 +22,7 @@ final class EmulatedPCIFixture {
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func run() -> [TestResult] {
-        TestRunner(tests: PCISuite.tests(for: context.profile)).run(context: context, observer: RecordingObserver())
+        TestRunner(tests: PCISuite.tests(for: context.profile)).run(context: context, observer: RecordingObserver()).results
     }
 }
 
@@ -72,7 +72,7 @@ struct PCISuiteTests {
         let fixture = try EmulatedPCIFixture(profile: profile)
         let readOnly = TestContext(profile: profile, pci: PCIEnvironment(
             bus: fixture.context.pci.bus, sriovControl: nil, baseline: fixture.context.pci.baseline))
-        let results = TestRunner(tests: PCISuite.tests(for: profile)).run(context: readOnly, observer: RecordingObserver())
+        let results = TestRunner(tests: PCISuite.tests(for: profile)).run(context: readOnly, observer: RecordingObserver()).results
         let enable = try #require(results.first { $0.id == "pci.sriov-enable" })
         #expect(enable.status == .skipped && enable.message.contains("cannot be enabled"))
     }
@@ -88,7 +88,7 @@ struct PCISuiteTests {
         let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
         let context = TestContext(profile: profile, pci: PCIEnvironment(
             bus: BrokenBus(), sriovControl: nil, baseline: PCIInventory(source: .sysfs(root: "/gone"), functions: [])))
-        let results = TestRunner(tests: PCISuite.tests(for: profile)).run(context: context, observer: RecordingObserver())
+        let results = TestRunner(tests: PCISuite.tests(for: profile)).run(context: context, observer: RecordingObserver()).results
         #expect(results.filter { $0.status != .skipped }.allSatisfy { $0.status == .error })
         #expect(results.contains { $0.status == .error && $0.message.contains("could not be read") })
     }

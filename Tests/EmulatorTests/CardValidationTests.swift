@@ -1,9 +1,10 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
 /// Descriptions hardware could not present are refused with the field that is wrong.
-@Suite struct CardValidationTests {
+@Suite(.requires(.lspci)) struct CardValidationTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var field: String
         var change: @Sendable (inout EmulatedCard) -> Void

@@ -1,6 +1,7 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
 /// Every file and link under each function directory: `"DDDD:BB:DD.F/name"` to its contents
 /// (or `-> target` for links), so two trees can be compared file by file.
@@ -41,7 +42,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     }
 }
 
-@Suite struct FaultTests {
+@Suite(.requires(.lspci)) struct FaultTests {
     /// What each PCI fault may change on `SampleCards.dpu()`: lspci lines per function
     /// (by label), sysfs files per function, and functions that disappear.
     struct Expectation: Sendable, CustomTestStringConvertible {

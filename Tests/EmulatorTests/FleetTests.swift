@@ -1,8 +1,9 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
-@Suite struct FleetTests {
+@Suite(.requires(.lspci)) struct FleetTests {
     @Test func eightCardsWithTwoHundredFiftyTwoVFsEach() throws {
         let cards = try EmulatedFleet.cards(count: 8, virtualFunctionsPerCard: 252)
         let directory = try TemporaryDirectory.inMemory()

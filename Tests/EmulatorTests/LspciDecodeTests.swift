@@ -1,10 +1,11 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
 /// What the real lspci decodes from a written tree: identities, links, capability chains,
 /// SR-IOV, ACS, AER, and the root port above the card.
-@Suite struct LspciDecodeTests {
+@Suite(.requires(.lspci)) struct LspciDecodeTests {
     let directory: TemporaryDirectory
     let card = SampleCards.dpu()
     let tree: EmulatedSysfsTree

@@ -2,13 +2,13 @@ import Foundation
 import Inventory
 import PCITestSupport
 import Profiles
+import TestGates
 import Testing
 @testable import Emulator
 
 /// Every profile in `profiles/`, emulated and read back by dpucert and by lspci: both
 /// must show exactly what the profile says.
-@Suite("Profiles emulate to the cards they describe",
-       .enabled(if: LspciReading.path != nil, "lspci is not installed (Debian package pciutils)"))
+@Suite("Profiles emulate to the cards they describe", .requires(.lspci))
 struct ProfileEmulationTests {
     static let profiles: [String] = {
         let directory = repositoryRoot + "/profiles"

@@ -1,9 +1,10 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
 /// `echo N > sriov_numvfs` as the kernel handles it, checked in the tree and with lspci.
-@Suite struct SRIOVControlTests {
+@Suite(.requires(.lspci)) struct SRIOVControlTests {
     let directory: TemporaryDirectory
     var tree: EmulatedSysfsTree
     let pf = pci(3, 0, 0)

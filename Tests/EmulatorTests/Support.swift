@@ -1,5 +1,6 @@
 import Emulator
 import Foundation
+import TestGates
 import Testing
 
 /// A directory under the system temporary directory, removed when the value goes away.
@@ -40,7 +41,7 @@ struct LspciRun {
 }
 
 enum Lspci {
-    static let executable = "/usr/bin/lspci"
+    static let executable = InstalledProgram.path(named: "lspci") ?? "/usr/bin/lspci"
 
     /// Runs the real lspci on an emulated tree with the linux-sysfs method.
     static func run(tree root: String, _ arguments: [String]) throws -> LspciRun {

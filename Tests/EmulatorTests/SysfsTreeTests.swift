@@ -1,6 +1,7 @@
 import Emulator
 import Foundation
 import Testing
+import TestGates
 
 /// Little-endian reads and capability lookup over raw config bytes, written apart from the
 /// encoder so the tests check its bytes rather than reuse its logic.
@@ -35,7 +36,7 @@ struct ConfigBytes {
     }
 }
 
-@Suite struct SysfsTreeTests {
+@Suite(.requires(.lspci)) struct SysfsTreeTests {
     let directory: TemporaryDirectory
     let tree: EmulatedSysfsTree
 

@@ -1,5 +1,6 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
 
 /// The built `dpucert` executable and the tools the end-to-end tests check its output with.
@@ -17,11 +18,14 @@ enum Tooling {
         let fallback = repositoryRoot + "/.build/debug/dpucert"
         return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
     }()
+}
 
-    /// External validators are required in CI and optional elsewhere.
-    static var validatorsAvailable: Bool {
-        ExternalRequirement.xmllint.shouldRun && ExternalRequirement.pythonValidators.shouldRun
-    }
+extension Trait where Self == RequiresTrait {
+    /// Tests that run the built `dpucert`.
+    static var runsDpucert: Self { .requires(.built("dpucert", at: Tooling.executable)) }
+
+    /// What `validateReports` uses: every test that calls it carries this trait.
+    static var validatesReports: Self { .requires(.xmllint, .pythonValidators, .sharedSchemas) }
 }
 
 /// Runs `dpucert` from the repository root, bounded in time.
@@ -41,14 +45,14 @@ func validateReports(in folder: String, ctrf: String? = nil, counts: (tests: Int
     throws
 {
     let junit = folder + "/junit.xml"
-    for schema in [Paths.junit10XSD, Paths.junit4XSD] {
+    for schema in [SharedFiles.junit10XSD, SharedFiles.junit4XSD] {
         try ExternalValidation.xmllintSchema(junit, schema: schema)
     }
     try ExternalValidation.pythonJUnit(junit, tests: counts.tests, failures: counts.failures, errors: counts.errors,
                                        skipped: counts.skipped)
     try ExternalValidation.jsonSchema(folder + "/report.json", schema: Paths.reportSchema)
     if let ctrf {
-        try ExternalValidation.jsonSchema(ctrf, schema: Paths.ctrfSchema)
+        try ExternalValidation.jsonSchema(ctrf, schema: SharedFiles.ctrfSchema)
     }
     let html = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
     #expect(html.contains("<html") && !html.contains("src=\"http"))

@@ -1,14 +1,7 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
-
-/// Whether this machine lets us make network namespaces (root, iproute2).
-let namespacesAvailable: Bool = {
-    let name = "dpucert-e2e-probe-\(getpid())"
-    guard (try? runProcess(["ip", "netns", "add", name]))?.status == 0 else { return false }
-    _ = try? runProcess(["ip", "netns", "del", name])
-    return true
-}()
 
 /// Lines a child process prints, collected as they come.
 final class LiveOutput: @unchecked Sendable {
@@ -36,9 +29,7 @@ final class LiveOutput: @unchecked Sendable {
     }
 }
 
-@Suite("Interrupted runs", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
-       .enabled(if: namespacesAvailable, "needs root and a working `ip netns add`"),
-       .enabled(if: Tooling.validatorsAvailable, "xmllint or python3 is missing"))
+@Suite("Interrupted runs", .runsDpucert, .requires(.networkNamespaces), .validatesReports)
 struct InterruptTests {
     @Test("SIGINT mid-check: exit 3, a complete valid report marked aborted, and the run's lab removed")
     func sigintMidRun() throws {
@@ -82,8 +73,7 @@ struct InterruptTests {
     }
 }
 
-@Suite("Standing labs from the command line", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
-       .enabled(if: namespacesAvailable, "needs root and a working `ip netns add`"))
+@Suite("Standing labs from the command line", .runsDpucert, .requires(.networkNamespaces))
 struct StandingLabTests {
     @Test("emulate up refuses a duplicate, run --lab leaves the lab standing, emulate down is safe to repeat")
     func upRunDown() throws {

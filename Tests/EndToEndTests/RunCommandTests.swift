@@ -1,27 +1,72 @@
 import Foundation
+import TestGates
 import Testing
 
-@Suite("dpucert run, end to end", .enabled(if: Tooling.executable != nil, "the dpucert executable is not built"),
-       .enabled(if: Tooling.validatorsAvailable, "xmllint or python3 is missing"))
+@Suite("dpucert run, end to end", .runsDpucert)
 struct RunCommandTests {
     static let profile = "profiles/emulated-smartnic.yaml"
 
-    @Test("the default emulated certification passes and writes valid reports")
+    @Test("the default emulated certification passes every check, lists what no check examines, and is inconclusive", .validatesReports)
     func cleanRun() throws {
         let folder = OutputFolder()
         let ctrf = folder.path + "/report.ctrf.json"
         let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--ctrf", ctrf])
-        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        // The profile's network, storage, RDMA and firmware requirements have no check yet.
+        #expect(result.status == 3, "\(result.standardOutput)\(result.standardError)")
         #expect(result.standardOutput.hasPrefix("dpucert: EMULATED run"))
+        #expect(result.standardOutput.contains("not examined to a conclusion"))
+        #expect(result.standardOutput.contains("network.minTcpThroughputGbps → no check: skipped"))
         let report = try loadReport(folder.path)
         let summary = try #require(report["summary"] as? [String: Any])
-        #expect(summary["verdict"] as? String == "emulated-pass")
+        #expect(summary["verdict"] as? String == "inconclusive")
         #expect((report["run"] as? [String: Any])?["mode"] as? String == "emulated")
+        let results = try #require(report["results"] as? [[String: Any]])
+        for result in results {
+            let id = try #require(result["id"] as? String)
+            let expected = id.contains(".not-examined-") ? "skipped" : "passed"
+            #expect(result["status"] as? String == expected, "\(id): \(result["message"] ?? "")")
+        }
+        let coverage = try #require(report["coverage"] as? [[String: Any]])
+        let unexamined = coverage.filter { $0["outcome"] as? String != "passed" }.compactMap { $0["requirement"] as? String }
+        #expect(unexamined.allSatisfy { ["firmware", "network", "storage", "rdma"].contains($0.prefix { $0 != "." }) }, "\(unexamined)")
+        #expect(unexamined.contains("network.minTcpThroughputGbps"))
+        let junit = try String(contentsOfFile: folder.path + "/junit.xml", encoding: .utf8)
+        #expect(junit.contains("dpucert.coverage.network.minTcpThroughputGbps"))
+        let html = try String(contentsOfFile: folder.path + "/report.html", encoding: .utf8)
+        #expect(html.contains("Not examined to a conclusion") && html.contains("Requirement coverage"))
         let total = try #require(summary["total"] as? Int)
         try validateReports(in: folder.path, ctrf: ctrf, counts: (total, 0, 0, summary["skipped"] as? Int ?? 0))
     }
 
-    @Test("a fault turns the run red: exit 1, and the report names expected and observed")
+    @Test("a hardware run on a host without the card: every PCI check is error, nothing is certified, exit 3")
+    func hardwareWithoutTheCard() throws {
+        let folder = OutputFolder()
+        let result = try dpucert(["run", "--hardware", "--profile", Self.profile, "--out", folder.path, "--quiet"])
+        #expect(result.status == 3, "\(result.standardOutput)\(result.standardError)")
+        let report = try loadReport(folder.path)
+        #expect((report["summary"] as? [String: Any])?["verdict"] as? String == "inconclusive")
+        let results = try #require(report["results"] as? [[String: Any]])
+        let pci = results.filter { ($0["id"] as? String)?.hasPrefix("pci.") == true && $0["id"] as? String != nil
+            && !(($0["id"] as? String)?.contains("not-examined") ?? false) }
+        #expect(pci.count >= 5)
+        for check in pci {
+            #expect(check["status"] as? String == "error", "\(check["id"] ?? ""): \(check["message"] ?? "")")
+            #expect((check["message"] as? String)?.hasPrefix("nothing to examine") == true, "\(check["message"] ?? "")")
+        }
+    }
+
+    @Test("--only on a host without the card: the selected check is error, never certified, exit 3")
+    func partialHardwareRunWithoutTheCard() throws {
+        let folder = OutputFolder()
+        let result = try dpucert(["run", "--hardware", "--profile", Self.profile, "--only", "pci.link*", "--out", folder.path])
+        #expect(result.status == 3, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains("partial run (--only pci.link*)"))
+        let report = try loadReport(folder.path)
+        #expect((report["summary"] as? [String: Any])?["verdict"] as? String == "inconclusive")
+        #expect((report["run"] as? [String: Any])?["status"] as? String == "partial")
+    }
+
+    @Test("a fault turns the run red: exit 1, and the report names expected and observed", .validatesReports)
     func faultedRun() throws {
         let folder = OutputFolder()
         let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--fault", "pci-link-downgrade", "--quiet"])
@@ -42,9 +87,16 @@ struct RunCommandTests {
     func onlyGlob() throws {
         let folder = OutputFolder()
         let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--only", "pci.sriov-*", "--quiet"])
-        #expect(result.status == 0)
-        let results = try #require(try loadReport(folder.path)["results"] as? [[String: Any]])
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        let report = try loadReport(folder.path)
+        let results = try #require(report["results"] as? [[String: Any]])
         #expect(Set(results.compactMap { $0["id"] as? String }) == ["pci.sriov-capability", "pci.sriov-enable"])
+        let run = try #require(report["run"] as? [String: Any])
+        #expect(run["status"] as? String == "partial")
+        let selection = try #require(run["selection"] as? [String: Any])
+        #expect(selection["only"] as? [String] == ["pci.sriov-*"])
+        #expect((selection["leftOut"] as? [String])?.contains("pci.link-speed-width") == true)
+        #expect((report["summary"] as? [String: Any])?["verdict"] as? String == "emulated-pass")
     }
 
     @Test("bad input is exit 2 with a specific message", arguments: [

@@ -1,11 +1,10 @@
 import Foundation
 import PCITestSupport
+import TestGates
 import Testing
 @testable import Inventory
 
-@Suite("Decoding agrees with lspci on this machine's bus",
-       .enabled(if: FileManager.default.fileExists(atPath: "/sys/bus/pci/devices"), "no /sys/bus/pci on this machine"),
-       .enabled(if: LspciReading.path != nil, "lspci is not installed (Debian package pciutils)"))
+@Suite("Decoding agrees with lspci on this machine's bus", .requires(.pciSysfs, .lspci))
 struct LiveBusTests {
     @Test func liveBusAgreesWithLspci() throws {
         let inventory = try InventoryReader(source: .live).read()

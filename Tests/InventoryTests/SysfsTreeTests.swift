@@ -1,14 +1,14 @@
 import Foundation
 import PCITestSupport
+import TestGates
 import Testing
 @testable import Inventory
 
-@Suite("Hand-built sysfs trees", .enabled(if: DumpCorpus.available, DumpCorpus.reason),
-       .enabled(if: LspciReading.path != nil, "lspci is not installed (Debian package pciutils)"))
+@Suite("Hand-built sysfs trees", .requires(.pciDumps, .lspci))
 struct SysfsTreeTests {
     /// The Intel 82576 PF of pciutils' corpus (SR-IOV: Total 8, NumVFs 1, offset 384, stride 2).
     static func intelPF() throws -> RawPCIFunction {
-        try #require(SysfsFixture.configs(fromDump: DumpCorpus.directory + "/pciutils-tests/cap-pcie-2").first)
+        try #require(SysfsFixture.configs(fromDump: SharedFiles.pciDumps + "/pciutils-tests/cap-pcie-2").first)
     }
 
     /// A VF's config as hardware presents it: vendor/device read 0xffff.

@@ -2,6 +2,7 @@ import Agent
 import Emulator
 import Foundation
 import Probes
+import TestGates
 import Testing
 
 /// One probe whose outcome a fault changes.
@@ -45,7 +46,7 @@ struct FaultSignature: CustomStringConvertible {
     }
 }
 
-@Suite("Lab isolation", .serialized, .needsNetworkNamespaces)
+@Suite("Lab isolation", .serialized, .requires(.networkNamespaces))
 struct LabIsolationTests {
     @Test("Clean lab: management only from OOB, allowlist only from host, tenants apart, drops counted")
     func cleanLab() throws {
@@ -177,7 +178,7 @@ struct LabIsolationTests {
         }
     }
 
-    @Test("The port scanner agrees with nmap on the DPU's data-plane addresses",
+    @Test("The port scanner agrees with nmap on the DPU's data-plane addresses", .requires(.nmap),
           arguments: [[], [LabFault.managementListensEverywhere]])
     func scannerAgreesWithNmap(faults: [LabFault]) throws {
         try LabSupport.with(faults: faults, tenants: 0) { lab in

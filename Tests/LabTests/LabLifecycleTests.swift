@@ -2,6 +2,7 @@ import Emulator
 import Foundation
 import Glibc
 import Probes
+import TestGates
 import Testing
 
 @Suite("Lab spec validation")
@@ -69,7 +70,7 @@ struct LabSpecTests {
     }
 }
 
-@Suite("Lab lifecycle", .serialized, .needsNetworkNamespaces)
+@Suite("Lab lifecycle", .serialized, .requires(.networkNamespaces))
 struct LabLifecycleTests {
     private func labNamespaces(_ name: String) -> [String] {
         ["host", "dpu", "oob", "peer", "tenant0", "tenant1"].map { "\(name)-\($0)" }

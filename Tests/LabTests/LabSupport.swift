@@ -1,11 +1,8 @@
 import Emulator
 import Foundation
 import Probes
-import Testing
 
 enum LabSupport {
-    static let unavailableReason = NetworkNamespace.creationUnavailableReason()
-
     /// The stand-in agent, built beside the test bundle.
     static let fixture = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         .deletingLastPathComponent().appendingPathComponent("dpucert-lab-fixture").path
@@ -22,13 +19,6 @@ enum LabSupport {
         let lab = try Lab.up(spec(tenants: tenants), faults: faults)
         defer { try? lab.down() }
         return try body(lab)
-    }
-}
-
-extension Trait where Self == ConditionTrait {
-    /// Skips a test where network namespaces cannot be created (not root, no iproute2).
-    static var needsNetworkNamespaces: Self {
-        .enabled(if: LabSupport.unavailableReason == nil, "needs root and a working `ip netns add`")
     }
 }
 

@@ -1,6 +1,7 @@
 // PCITestSupport: lspci's independent reading of a bus, and the field-by-field
 // comparison of dpucert's inventory with it, shared by the test targets.
 import Foundation
+import TestGates
 
 /// lspci's view of a bus, parsed from `lspci -n -D -vvv`: the independent reading
 /// that dpucert's decoding is checked against.
@@ -24,19 +25,13 @@ public struct LspciFunction: Equatable, Sendable {
 }
 
 public enum LspciReading {
-    public static var path: String? {
-        ["/usr/bin/lspci", "/usr/sbin/lspci", "/bin/lspci", "/sbin/lspci"].first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }
-    }
-
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
     }
 
     /// Runs lspci with `arguments` in front of `-n -D -vvv` and parses its output.
     public static func read(_ arguments: [String]) throws -> [LspciFunction] {
-        guard let path else { throw Failure(description: "lspci is not installed (Debian package pciutils)") }
+        guard let path = InstalledProgram.path(named: "lspci") else { throw MissingRequirements(requirements: [.lspci]) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments + ["-n", "-D", "-vvv"]

@@ -9,8 +9,6 @@ import Testing
 /// echo on 7, nothing on 8081/UDP 11, TCP 10 rejected with ICMP admin-prohibited,
 /// TCP/UDP 9 dropped and counted (`inet bench` counter `dropped`).
 final class NamespaceBench {
-    static let unavailableReason = NetworkNamespace.creationUnavailableReason()
-
     let a: String
     let b: String
     let listener: Socket
@@ -110,12 +108,5 @@ final class NamespaceBench {
         let bench = try NamespaceBench()
         defer { bench.tearDown() }
         return try body(bench)
-    }
-}
-
-extension Trait where Self == ConditionTrait {
-    /// Skips a test where network namespaces cannot be created (not root, no iproute2).
-    static var needsNetworkNamespaces: Self {
-        .enabled(if: NamespaceBench.unavailableReason == nil, "needs root and a working `ip netns add`")
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Probes
+import TestGates
 import Testing
 
-@Suite("Probes against a real kernel", .serialized, .needsNetworkNamespaces)
+@Suite("Probes against a real kernel", .serialized, .requires(.networkNamespaces))
 struct ProbeTests {
     @Test("TCP connect: open, RST, ICMP refusal, drop and no route are told apart")
     func tcp() throws {

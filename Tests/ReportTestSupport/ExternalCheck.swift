@@ -2,21 +2,16 @@
 // (xmllint against the JUnit XSDs, junitparser and xunitparser, jsonschema against our
 // report schema and CTRF's), and the process runner the tests call them through.
 import Foundation
+import TestGates
 import Testing
 
-/// The repository's schema, the validator script and the shared third-party schemas.
+/// The repository's schema and the validator script; the third-party schemas are in `SharedFiles`.
 public enum Paths {
     /// Tests/ReportTestSupport
     static let supportDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     public static let packageRoot = supportDirectory.deletingLastPathComponent().deletingLastPathComponent()
     public static let validatorScript = supportDirectory.appendingPathComponent("validate_reports.py").path
     public static let reportSchema = packageRoot.appendingPathComponent("schemas/report.schema.json").path
-    /// `shared/` lies beside the checkout (DESIGN: `../shared/schemas/`).
-    public static let sharedSchemas = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/schemas")
-    public static let junit10XSD = sharedSchemas.appendingPathComponent("jenkins-xunit-junit-10.xsd").path
-    public static let junit4XSD = sharedSchemas.appendingPathComponent("jenkins-junit-4.xsd").path
-    public static let antXSD = sharedSchemas.appendingPathComponent("windyroad-ant-JUnit.xsd").path
-    public static let ctrfSchema = sharedSchemas.appendingPathComponent("ctrf.schema.json").path
 }
 
 /// Output of a finished child process.
@@ -64,81 +59,43 @@ public func runProcess(_ arguments: [String], in directory: String? = nil, timeo
     )
 }
 
-/// Something outside Swift a test needs. Without `CI` set, a test whose requirement is
-/// missing is skipped with the reason; with `CI` set it runs and fails saying what to install.
-public struct ExternalRequirement: Sendable {
-    public var name: String
-    public var installHint: String
-    public var isAvailable: Bool
-
-    public static let isCI: Bool = {
-        guard let value = ProcessInfo.processInfo.environment["CI"]?.lowercased() else { return false }
-        return !["", "0", "false", "no"].contains(value)
-    }()
-
-    public static let xmllint = ExternalRequirement(
-        name: "xmllint", installHint: "apt-get install -y libxml2-utils",
-        isAvailable: (try? runProcess(["xmllint", "--version"]).status) == 0
-    )
-
-    public static let pythonValidators = ExternalRequirement(
-        name: "Python packages junitparser, xunitparser, jsonschema, rfc3339-validator",
-        installHint: "python3 -m pip install junitparser xunitparser jsonschema rfc3339-validator",
-        isAvailable: (try? runProcess(["python3", "-c", "import junitparser, xunitparser, jsonschema, rfc3339_validator"]).status) == 0
-    )
-
-    public static let sharedSchemas = ExternalRequirement(
-        name: "shared schemas in \(Paths.sharedSchemas.path)",
-        installHint: "check out shared/ beside the repository",
-        isAvailable: [Paths.junit10XSD, Paths.junit4XSD, Paths.antXSD, Paths.ctrfSchema]
-            .allSatisfy { FileManager.default.fileExists(atPath: $0) }
-    )
-
-    /// Whether a test needing this should run here.
-    public var shouldRun: Bool { isAvailable || ExternalRequirement.isCI }
-
-    struct Missing: Error, CustomStringConvertible {
-        var requirement: ExternalRequirement
-        var description: String {
-            "missing \(requirement.name) (CI is set, so this is a failure): \(requirement.installHint)"
-        }
-    }
-
-    public func require() throws {
-        if !isAvailable { throw Missing(requirement: self) }
-    }
-}
-
 /// Checks generated documents with the external validators; each check records an issue
-/// that quotes the tool's own complaint.
+/// that quotes the tool's own complaint. A test that calls one declares what it uses with
+/// `.requires(...)`; the checks throw `MissingRequirements` for what a test forgot to declare.
 public enum ExternalValidation {
     public static func xmllintSchema(_ document: String, schema: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try ExternalRequirement.xmllint.require()
-        try ExternalRequirement.sharedSchemas.require()
+        try Requirement.xmllint.require()
+        try requireSchema(schema)
         let output = try runProcess(["xmllint", "--noout", "--schema", schema, document])
         #expect(output.status == 0, "xmllint \((schema as NSString).lastPathComponent): \(output.combined.prefix(4000))",
                 sourceLocation: sourceLocation)
     }
 
     public static func xmllintWellFormed(_ document: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try ExternalRequirement.xmllint.require()
+        try Requirement.xmllint.require()
         let output = try runProcess(["xmllint", "--noout", document])
         #expect(output.status == 0, "xmllint: \(output.combined.prefix(4000))", sourceLocation: sourceLocation)
     }
 
     public static func pythonJUnit(_ document: String, tests: Int, failures: Int, errors: Int, skipped: Int,
                             sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try ExternalRequirement.pythonValidators.require()
+        try Requirement.pythonValidators.require()
         let output = try runProcess(["python3", Paths.validatorScript, "junit", document,
                                      "\(tests)", "\(failures)", "\(errors)", "\(skipped)"])
         #expect(output.status == 0, "junitparser/xunitparser: \(output.combined.prefix(4000))", sourceLocation: sourceLocation)
     }
 
     public static func jsonSchema(_ document: String, schema: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try ExternalRequirement.pythonValidators.require()
+        try Requirement.pythonValidators.require()
+        try requireSchema(schema)
         let output = try runProcess(["python3", Paths.validatorScript, "schema", schema, document])
         #expect(output.status == 0, "jsonschema \((schema as NSString).lastPathComponent): \(output.combined.prefix(4000))",
                 sourceLocation: sourceLocation)
+    }
+
+    /// The shared schemas are a requirement of the checks against one of them only.
+    private static func requireSchema(_ schema: String) throws {
+        if SharedFiles.schemaFiles.contains(schema) { try Requirement.sharedSchemas.require() }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
 @testable import Reports
 
@@ -97,7 +98,7 @@ struct HTMLReportTests {
     }
 
     @Test("the page is well-formed markup",
-          .enabled(if: ExternalRequirement.xmllint.shouldRun, "needs xmllint (apt-get install -y libxml2-utils)"),
+          .requires(.xmllint),
           arguments: [SampleReports.Named.hardware, .emulated, .abortedEmpty, .controlCharacters])
     func wellFormed(_ sample: SampleReports.Named) throws {
         let report = sample.report

@@ -1,13 +1,13 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
 @testable import Reports
 
 @Suite("JSON report and CTRF")
 struct JSONReportTests {
     @Test("report JSON and CTRF validate against their schemas",
-          .enabled(if: ExternalRequirement.pythonValidators.shouldRun, "needs pip packages jsonschema, rfc3339-validator"),
-          .enabled(if: ExternalRequirement.sharedSchemas.shouldRun, "needs ../shared/schemas"),
+          .requires(.pythonValidators, .sharedSchemas),
           arguments: SampleReports.Named.allCases)
     func schemaValidation(_ sample: SampleReports.Named) throws {
         let report = sample.report
@@ -19,7 +19,7 @@ struct JSONReportTests {
         try ReportFormat.json.write(report, to: json)
         try ReportFormat.ctrf.write(report, to: ctrf)
         try ExternalValidation.jsonSchema(json, schema: Paths.reportSchema)
-        try ExternalValidation.jsonSchema(ctrf, schema: Paths.ctrfSchema)
+        try ExternalValidation.jsonSchema(ctrf, schema: SharedFiles.ctrfSchema)
     }
 
     @Test("text survives exactly, control characters included")
@@ -46,7 +46,7 @@ struct JSONReportTests {
     func encodingShape() throws {
         let text = String(decoding: try ReportJSON.encode(SampleReports.hardware), as: UTF8.self)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(object.keys.sorted() == ["dut", "results", "run", "schemaVersion", "summary"])
+        #expect(object.keys.sorted() == ["coverage", "dut", "results", "run", "schemaVersion", "summary"])
         let dutKey = try #require(text.firstRange(of: "\"dut\""))
         let resultsKey = try #require(text.firstRange(of: "\"results\""))
         #expect(dutKey.lowerBound < resultsKey.lowerBound)

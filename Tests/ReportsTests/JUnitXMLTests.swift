@@ -1,5 +1,6 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
 @testable import Reports
 
@@ -86,9 +87,7 @@ struct JUnitXMLTests {
     }
 
     @Test("documents validate against the JUnit schemas and parse with the same counts in Python",
-          .enabled(if: ExternalRequirement.xmllint.shouldRun, "needs xmllint (apt-get install -y libxml2-utils)"),
-          .enabled(if: ExternalRequirement.pythonValidators.shouldRun, "needs pip packages junitparser, xunitparser"),
-          .enabled(if: ExternalRequirement.sharedSchemas.shouldRun, "needs ../shared/schemas"),
+          .requires(.xmllint, .pythonValidators, .sharedSchemas),
           arguments: SampleReports.Named.allCases)
     func externalValidation(_ sample: SampleReports.Named) throws {
         try validate(sample.report, name: sample.rawValue)
@@ -103,14 +102,14 @@ struct JUnitXMLTests {
 
         let standard = scratch.path("\(name).junit.xml")
         try ReportFormat.junit.write(report, to: standard)
-        try ExternalValidation.xmllintSchema(standard, schema: Paths.junit10XSD)
-        try ExternalValidation.xmllintSchema(standard, schema: Paths.junit4XSD)
+        try ExternalValidation.xmllintSchema(standard, schema: SharedFiles.junit10XSD)
+        try ExternalValidation.xmllintSchema(standard, schema: SharedFiles.junit4XSD)
         try ExternalValidation.pythonJUnit(standard, tests: tests, failures: failures, errors: errors, skipped: skipped)
 
         let ant = scratch.path("\(name).ant.junit.xml")
         try AtomicFile.write(Data(JUnitXML.render(report, dialect: .ant).utf8), to: ant)
-        try ExternalValidation.xmllintSchema(ant, schema: Paths.antXSD)
-        try ExternalValidation.xmllintSchema(ant, schema: Paths.junit10XSD)
+        try ExternalValidation.xmllintSchema(ant, schema: SharedFiles.antXSD)
+        try ExternalValidation.xmllintSchema(ant, schema: SharedFiles.junit10XSD)
         try ExternalValidation.pythonJUnit(ant, tests: tests, failures: failures, errors: errors, skipped: skipped)
     }
 }

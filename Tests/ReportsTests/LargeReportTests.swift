@@ -1,5 +1,6 @@
 import Foundation
 import ReportTestSupport
+import TestGates
 import Testing
 @testable import Reports
 
@@ -20,7 +21,7 @@ struct LargeReportTests {
         let json = try #require(FileManager.default.contents(atPath: scratch.path("report.json")))
         let decoded = try ReportJSON.decode(json)
         #expect(decoded == report)
-        #expect(decoded.summary == Summary(results: decoded.results, mode: .hardware, runStatus: .completed))
+        #expect(decoded.summary == Summary(results: decoded.results, mode: .hardware, runStatus: .completed, coverage: decoded.coverage, partial: false))
         #expect(decoded.summary.total == 10_000)
         #expect(decoded.summary.passed == 5_001)
         #expect(decoded.summary.failed == 1_667)
@@ -35,9 +36,7 @@ struct LargeReportTests {
     }
 
     @Test("a 10,000-test report passes the external validators",
-          .enabled(if: ExternalRequirement.xmllint.shouldRun, "needs xmllint (apt-get install -y libxml2-utils)"),
-          .enabled(if: ExternalRequirement.pythonValidators.shouldRun, "needs pip packages junitparser, xunitparser, jsonschema"),
-          .enabled(if: ExternalRequirement.sharedSchemas.shouldRun, "needs ../shared/schemas"))
+          .requires(.xmllint, .pythonValidators, .sharedSchemas))
     func tenThousandTestsExternally() throws {
         let report = SampleReports.large(count: Self.count)
         let scratch = try ScratchDirectory()
@@ -46,10 +45,10 @@ struct LargeReportTests {
             try format.write(report, to: scratch.path(format.defaultFileName))
         }
         let junit = scratch.path(ReportFormat.junit.defaultFileName)
-        try ExternalValidation.xmllintSchema(junit, schema: Paths.junit10XSD)
-        try ExternalValidation.xmllintSchema(junit, schema: Paths.junit4XSD)
+        try ExternalValidation.xmllintSchema(junit, schema: SharedFiles.junit10XSD)
+        try ExternalValidation.xmllintSchema(junit, schema: SharedFiles.junit4XSD)
         try ExternalValidation.pythonJUnit(junit, tests: 10_000, failures: 1_667, errors: 1_666, skipped: 1_666)
         try ExternalValidation.jsonSchema(scratch.path(ReportFormat.json.defaultFileName), schema: Paths.reportSchema)
-        try ExternalValidation.jsonSchema(scratch.path(ReportFormat.ctrf.defaultFileName), schema: Paths.ctrfSchema)
+        try ExternalValidation.jsonSchema(scratch.path(ReportFormat.ctrf.defaultFileName), schema: SharedFiles.ctrfSchema)
     }
 }

@@ -27,7 +27,7 @@ struct VerdictTests {
     static let table: [Case] = [
         // Hardware
         Case(.hardware, [.passed, .passed], .completed, .certified, .passed),
-        Case(.hardware, [.passed, .skipped], .completed, .certified, .passed),
+        Case(.hardware, [.passed, .skipped], .completed, .inconclusive, .incomplete),
         Case(.hardware, [.skipped, .skipped], .completed, .inconclusive, .incomplete),
         Case(.hardware, [], .completed, .inconclusive, .incomplete),
         Case(.hardware, [.passed, .failed], .completed, .notCertified, .testFailed),
@@ -38,7 +38,7 @@ struct VerdictTests {
         Case(.hardware, [.error, .skipped], .aborted, .inconclusive, .incomplete),
         // Emulated: never certified
         Case(.emulated, [.passed, .passed], .completed, .emulatedPass, .passed),
-        Case(.emulated, [.passed, .skipped], .completed, .emulatedPass, .passed),
+        Case(.emulated, [.passed, .skipped], .completed, .inconclusive, .incomplete),
         Case(.emulated, [.skipped], .completed, .inconclusive, .incomplete),
         Case(.emulated, [.passed, .failed], .completed, .emulatedFail, .testFailed),
         Case(.emulated, [.failed, .error], .completed, .emulatedFail, .testFailed),
@@ -52,7 +52,8 @@ struct VerdictTests {
         let results = row.statuses.enumerated().map { index, status in
             TestResult(id: "pci.t\(index)", suite: "pci", title: "", requirement: "", status: status, durationSeconds: 0)
         }
-        let verdict = Verdict.derive(mode: row.mode, results: results, status: row.run)
+        let coverage = results.map(CoverageEntry.ownRequirement)
+        let verdict = Verdict.derive(mode: row.mode, results: results, status: row.run, coverage: coverage, partial: false)
         #expect(verdict == row.verdict)
         #expect(verdict.exitCode == row.exitCode)
 
@@ -66,22 +67,65 @@ struct VerdictTests {
         #expect(RunExitCode.allCases.map(\.rawValue) == [0, 1, 2, 3])
     }
 
-    @Test("certified is reachable only by a completed hardware run with a pass and nothing failed or errored")
+    @Test("certified is reachable only by a completed hardware run of the whole plan in which everything passed and every requirement was examined")
     func certifiedIsNarrow() {
         for mode in RunMode.allCases {
-            for run in [RunStatus.completed, .aborted] {
-                for mask in 0..<16 {
-                    let statuses = TestStatus.allCases.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
-                    let results = statuses.enumerated().map { index, status in
-                        TestResult(id: "pci.t\(index)", suite: "pci", title: "", requirement: "", status: status, durationSeconds: 0)
+            for run in RunStatus.allCases {
+                for partial in [false, true] {
+                    for uncovered in [false, true] {
+                        for mask in 0..<16 {
+                            let statuses = TestStatus.allCases.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
+                            let results = statuses.enumerated().map { index, status in
+                                TestResult(id: "pci.t\(index)", suite: "pci", title: "", requirement: "", status: status, durationSeconds: 0)
+                            }
+                            let coverage = results.map(CoverageEntry.ownRequirement)
+                                + (uncovered ? [CoverageEntry(requirement: "network.minTcpThroughputGbps", checks: [], outcome: .skipped)] : [])
+                            let certified = Verdict.derive(mode: mode, results: results, status: run, coverage: coverage,
+                                                           partial: partial) == .certified
+                            let expected = mode == .hardware && run == .completed && !partial && !uncovered
+                                && !statuses.isEmpty && statuses.allSatisfy { $0 == .passed }
+                            #expect(certified == expected, "\(mode) \(run) partial=\(partial) uncovered=\(uncovered) \(statuses)")
+                        }
                     }
-                    let certified = Verdict.derive(mode: mode, results: results, status: run) == .certified
-                    let expected = mode == .hardware && run == .completed && statuses.contains(.passed)
-                        && !statuses.contains(.failed) && !statuses.contains(.error)
-                    #expect(certified == expected, "\(mode) \(run) \(statuses)")
                 }
             }
         }
+    }
+
+    @Test("a run whose coverage is empty vouches for nothing")
+    func emptyCoverage() {
+        let results = [TestResult(id: "pci.t0", suite: "pci", title: "", requirement: "", status: .passed, durationSeconds: 0)]
+        #expect(Verdict.derive(mode: .hardware, results: results, status: .completed, coverage: [], partial: false) == .inconclusive)
+    }
+
+    struct PartialCase: Sendable, CustomTestStringConvertible {
+        var mode: RunMode
+        var statuses: [TestStatus]
+        var verdict: Verdict
+        var exitCode: RunExitCode
+        var testDescription: String { "\(mode.rawValue) --only [\(statuses.map(\.rawValue).joined(separator: ","))]" }
+    }
+
+    @Test("a partial run is never certified; its exit code speaks for the selected checks", arguments: [
+        PartialCase(mode: .hardware, statuses: [.passed, .passed], verdict: .inconclusive, exitCode: .passed),
+        PartialCase(mode: .hardware, statuses: [.passed, .failed], verdict: .notCertified, exitCode: .testFailed),
+        PartialCase(mode: .hardware, statuses: [.passed, .error], verdict: .inconclusive, exitCode: .incomplete),
+        PartialCase(mode: .hardware, statuses: [.passed, .skipped], verdict: .inconclusive, exitCode: .incomplete),
+        PartialCase(mode: .emulated, statuses: [.passed], verdict: .emulatedPass, exitCode: .passed),
+        PartialCase(mode: .emulated, statuses: [.failed], verdict: .emulatedFail, exitCode: .testFailed),
+    ])
+    func partialRun(_ row: PartialCase) {
+        let results = row.statuses.enumerated().map { index, status in
+            TestResult(id: "pci.t\(index)", suite: "pci", title: "", requirement: "", status: status, durationSeconds: 0)
+        }
+        var run = SampleReports.run(mode: row.mode, status: .partial)
+        run.selection = RunSelection(only: ["pci.t*"], leftOut: ["pci.other"])
+        let coverage = results.map(CoverageEntry.ownRequirement)
+            + [CoverageEntry(requirement: "pci.functions[x].link", checks: ["pci.other"], outcome: .leftOut)]
+        let report = Report(run: run, coverage: coverage, dut: SampleReports.dut, results: results)
+        #expect(report.summary.verdict == row.verdict)
+        #expect(report.exitCode == row.exitCode)
+        #expect(throws: Never.self) { try report.validate() }
     }
 }
 
@@ -107,7 +151,7 @@ struct ValidationTests {
         Broken("summary count is off") { $0.summary.failed = 0 },
         Broken("duplicate test id") {
             $0.results.append($0.results[0])
-            $0.summary = Summary(results: $0.results, mode: .hardware, runStatus: .completed)
+            $0.summary = Summary(results: $0.results, mode: .hardware, runStatus: .completed, coverage: $0.coverage, partial: false)
         },
         Broken("id outside its suite") { $0.results[0].id = "network.link-width" },
         Broken("id with whitespace") { $0.results[0].id = "pci.link width" },
@@ -121,6 +165,12 @@ struct ValidationTests {
         Broken("profile digest not hex") { $0.run.profile.sha256 = "ABC" },
         Broken("PCI address malformed") { $0.dut.functions[0].address = "03:00.0" },
         Broken("older schema version") { $0.schemaVersion = "0.9.0" },
+        Broken("coverage outcome disagrees with its checks") { $0.coverage[0].outcome = .failed },
+        Broken("coverage names a check the run does not have") { $0.coverage[1].checks.append("pci.not-a-check") },
+        Broken("coverage lists a requirement twice") { $0.coverage.append($0.coverage[0]) },
+        Broken("an uncovered requirement claims a pass") {
+            $0.coverage.append(CoverageEntry(requirement: "network.minTcpThroughputGbps", checks: [], outcome: .passed))
+        },
     ]
 
     @Test("every writer refuses an inconsistent report", arguments: broken)
@@ -147,7 +197,7 @@ struct ValidationTests {
 
         let duplicate = Self.mutated {
             $0.results.append($0.results[1])
-            $0.summary = Summary(results: $0.results, mode: .hardware, runStatus: .completed)
+            $0.summary = Summary(results: $0.results, mode: .hardware, runStatus: .completed, coverage: $0.coverage, partial: false)
         }
         let duplicateError = #expect(throws: ReportError.self) { try duplicate.validate() }
         #expect(duplicateError == .duplicateTestID(id: "pci.sriov-capability", firstIndex: 1, secondIndex: 7))

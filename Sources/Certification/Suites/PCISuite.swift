@@ -13,7 +13,7 @@ public enum PCISuite {
         if functions.contains(where: { $0.sriov != nil }) { tests.append(SRIOVCapabilityCheck()) }
         if functions.contains(where: { $0.msix != nil || $0.capabilities.contains(.msix) }) { tests.append(MSIXVectors()) }
         if functions.contains(where: { $0.sriov != nil || $0.acs != nil }) { tests.append(IOMMUIsolation()) }
-        if functions.contains(where: { $0.sriov != nil }) { tests.append(SRIOVEnable()) }
+        if functions.contains(where: { $0.sriov?.enablesVFs == true }) { tests.append(SRIOVEnable()) }
         if functions.contains(where: { $0.capabilities.contains(.aer) }) { tests.append(AERClean()) }
         return tests
     }
@@ -37,6 +37,16 @@ private func sysfsAgreement(_ function: PCIFunction, on prefix: String) -> [Chec
     }
 }
 
+/// The requirement paths of the profile functions `aspect` picks, named by `path`.
+private func paths(_ profile: Profile, where aspect: (Profile.PCIFunction) -> Bool, _ path: String? = nil) -> [String] {
+    profile.pci.functions.filter(aspect).map { RequirementPath.function($0, path) }
+}
+
+/// What a PCI check examined: functions on the bus that a profile entry stands for.
+private func functionsExamined(_ count: Int, _ what: String) -> Examined {
+    Examined(count, "PCI functions \(what)", as: "functions_examined")
+}
+
 private func describe(_ function: PCIFunction) -> String {
     "\(function.address) \(hex(function.vendorID, width: 4)):\(hex(function.deviceID, width: 4))"
 }
@@ -47,6 +57,8 @@ struct FunctionsPresent: CertificationTest {
     let id = "pci.functions-present"
     let title = "Every PCI function the profile lists is present"
     let requirement = "pci.functions: count, match, classCode, capabilities"
+
+    func covers(_ profile: Profile) -> [String] { paths(profile, where: { _ in true }) }
 
     func run(_ context: TestContext) throws -> TestOutcome {
         let inventory = try inventory(context)
@@ -78,7 +90,9 @@ struct FunctionsPresent: CertificationTest {
         let expected = context.profile.pci.functions.reduce(0) { $0 + $1.count }
         return .judged(checks, measurements: [MeasuredValue(name: "functions_found", value: Double(found), unit: "count",
                                                             threshold: Threshold(.equal, Double(expected)))],
-                       evidence: evidence, passMessage: "all \(expected) functions present")
+                       evidence: evidence,
+                       examined: functionsExamined(found, "matching the profile (\(context.profile.pci.functions.map { "\($0.match.vendor):\($0.match.device)" }.joined(separator: ", ")))"),
+                       passMessage: "all \(expected) functions present")
     }
 }
 
@@ -89,12 +103,15 @@ struct LinkSpeedWidth: CertificationTest {
     let title = "PCIe link trains to the required speed and width"
     let requirement = "pci.functions[].link: minSpeedGTs, minWidth"
 
+    func covers(_ profile: Profile) -> [String] { paths(profile, where: { $0.link != nil }, "link") }
+
     func run(_ context: TestContext) throws -> TestOutcome {
         let inventory = try inventory(context)
         var checks: [Check] = []
         var evidence: [String] = []
         var measurements: [MeasuredValue] = []
-        for (required, function) in context.profile.requirements(in: inventory, \.link) {
+        let judged = context.profile.requirements(in: inventory, \.link)
+        for (required, function) in judged {
             guard let link = function.link else {
                 checks.append(Check("\(function.address) link", expected: "a PCIe link", observed: "no PCIe capability", holds: false))
                 continue
@@ -118,7 +135,9 @@ struct LinkSpeedWidth: CertificationTest {
             }
             evidence.append(line)
         }
-        return .judged(checks, measurements: measurements, evidence: evidence, passMessage: "every link meets the profile")
+        return .judged(checks, measurements: measurements, evidence: evidence,
+                       examined: functionsExamined(judged.count, "that the profile gives a link requirement"),
+                       passMessage: "every link meets the profile")
     }
 }
 
@@ -129,12 +148,15 @@ struct SRIOVCapabilityCheck: CertificationTest {
     let title = "SR-IOV capability: TotalVFs, VF Device ID, offset and stride"
     let requirement = "pci.functions[].sriov: minTotalVFs, vfDeviceID, firstVFOffset, vfStride"
 
+    func covers(_ profile: Profile) -> [String] { paths(profile, where: { $0.sriov != nil }, "sriov") }
+
     func run(_ context: TestContext) throws -> TestOutcome {
         let inventory = try inventory(context)
         var checks: [Check] = []
         var evidence: [String] = []
         var measurements: [MeasuredValue] = []
-        for (required, function) in context.profile.requirements(in: inventory, \.sriov) {
+        let judged = context.profile.requirements(in: inventory, \.sriov)
+        for (required, function) in judged {
             guard let sriov = function.sriov else {
                 checks.append(Check("\(function.address) SR-IOV", expected: "an SR-IOV capability", observed: "none", holds: false))
                 continue
@@ -159,6 +181,7 @@ struct SRIOVCapabilityCheck: CertificationTest {
             checks += sysfsAgreement(function, on: "sriov.")
         }
         return .judged(checks, measurements: measurements, evidence: evidence,
+                       examined: functionsExamined(judged.count, "that the profile gives an SR-IOV requirement"),
                        passMessage: "SR-IOV capability meets the profile")
     }
 }
@@ -172,12 +195,12 @@ struct SRIOVEnable: CertificationTest {
     let runsConcurrently = false
     let timeout: Duration = .seconds(120)
 
+    func covers(_ profile: Profile) -> [String] {
+        paths(profile, where: { $0.sriov?.enablesVFs == true }, "sriov.enableVFs")
+    }
+
     func skipReason(_ context: TestContext) -> String? {
-        let requirements = context.profile.pci.functions.compactMap(\.sriov)
-        if requirements.allSatisfy({ $0.enableVFs == 0 }) { return "the profile enables no VFs (enableVFs: 0)" }
-        if requirements.allSatisfy({ !$0.enableAllowed }) { return "the profile forbids enabling VFs on this host (enableAllowed: false)" }
-        if context.pci.sriovControl == nil { return "VFs cannot be enabled from this PCI source (\(context.pci.bus.source))" }
-        return nil
+        context.pci.sriovControl == nil ? "VFs cannot be enabled from this PCI source (\(context.pci.bus.source))" : nil
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
@@ -185,9 +208,11 @@ struct SRIOVEnable: CertificationTest {
         let before = try inventory(context)
         var checks: [Check] = []
         var evidence: [String] = []
+        var enabled = 0
         for matched in context.profile.matched(in: before) {
-            guard let required = matched.specification.sriov, required.enableAllowed, required.enableVFs > 0 else { continue }
-            for pf in matched.functions {
+            guard let required = matched.specification.sriov, required.enablesVFs else { continue }
+            for pf in matched.functions where !context.isCancelled {
+                enabled += 1
                 let enablement: VFEnablement
                 do {
                     enablement = try VFEnablement(pf: pf, count: required.enableVFs, control: control)
@@ -203,7 +228,9 @@ struct SRIOVEnable: CertificationTest {
                                         inventory: after, evidence: &evidence)
             }
         }
-        return .judged(checks, evidence: evidence, passMessage: "VFs appeared where the routing rules put them")
+        return .judged(checks, evidence: evidence,
+                       examined: functionsExamined(enabled, "whose profile entry asks for VFs to be enabled"),
+                       passMessage: "VFs appeared where the routing rules put them")
     }
 
     private func verifyEnabled(pf address: PCIAddress, count: Int, vfDeviceID: UInt16, inventory: PCIInventory,
@@ -239,6 +266,10 @@ struct AERClean: CertificationTest {
     let id = "pci.aer-clean"
     let title = "No uncorrectable PCIe errors; correctable errors did not grow"
     let requirement = "pci.functions[].capabilities: aer"
+
+    func covers(_ profile: Profile) -> [String] {
+        paths(profile, where: { $0.capabilities.contains(.aer) }, "capabilities.aer")
+    }
     let runsConcurrently = false
 
     func run(_ context: TestContext) throws -> TestOutcome {
@@ -246,7 +277,8 @@ struct AERClean: CertificationTest {
         var checks: [Check] = []
         var evidence: [String] = []
         var uncorrectable = 0.0
-        for (_, function) in context.profile.requirements(in: inventory, { $0.capabilities.contains(.aer) ? () : nil }) {
+        let judged = context.profile.requirements(in: inventory, { $0.capabilities.contains(.aer) ? () : nil })
+        for (_, function) in judged {
             guard let aer = function.config.aer else {
                 checks.append(Check("\(function.address) AER", expected: "an AER capability to read errors from",
                                     observed: "none", holds: false))
@@ -277,7 +309,8 @@ struct AERClean: CertificationTest {
         }
         return .judged(checks, measurements: [MeasuredValue(name: "uncorrectable_errors", value: uncorrectable, unit: "count",
                                                             threshold: Threshold(.equal, 0))],
-                       evidence: evidence, passMessage: "no PCIe errors logged")
+                       evidence: evidence, examined: functionsExamined(judged.count, "that the profile requires AER of"),
+                       passMessage: "no PCIe errors logged")
     }
 }
 
@@ -290,6 +323,13 @@ struct IOMMUIsolation: CertificationTest {
     // It may enable VFs for the time of the check.
     let runsConcurrently = false
 
+    func covers(_ profile: Profile) -> [String] {
+        profile.pci.functions.flatMap { function in
+            (function.sriov != nil ? [RequirementPath.function(function, "sriov")] : [])
+                + (function.acs != nil ? [RequirementPath.function(function, "acs")] : [])
+        }
+    }
+
     func skipReason(_ context: TestContext) -> String? {
         context.pci.bus.source.sysfsRoot == nil ? "IOMMU groups are not known for \(context.pci.bus.source)" : nil
     }
@@ -298,8 +338,9 @@ struct IOMMUIsolation: CertificationTest {
         let before = try inventory(context)
         var checks: [Check] = []
         var evidence: [String] = []
+        var examined = 0
         for matched in context.profile.matched(in: before) {
-            for pf in matched.functions {
+            for pf in matched.functions where !context.isCancelled {
                 // With no VFs enabled there is nothing to isolate; enable the profile's
                 // count where that is allowed, so the groups of real VFs are judged.
                 var enabled: VFEnablement?
@@ -316,11 +357,14 @@ struct IOMMUIsolation: CertificationTest {
                 defer { enabled?.restore(evidence: &evidence) }
                 let current = enabled == nil ? before : try inventory(context)
                 let members = [current.function(at: pf.address) ?? pf] + current.virtualFunctions(of: pf.address)
+                examined += members.count
                 checks += isolationChecks(members: members, pf: pf, required: matched.specification.acs?.required ?? [],
                                           evidence: &evidence)
             }
         }
-        return .judged(checks, evidence: evidence, passMessage: "every function isolated")
+        return .judged(checks, evidence: evidence,
+                       examined: functionsExamined(examined, "matching the profile, with their VFs"),
+                       passMessage: "every function isolated")
     }
 
     private func isolationChecks(members: [PCIFunction], pf: PCIFunction, required: [Profile.ACSControl],
@@ -385,6 +429,13 @@ struct MSIXVectors: CertificationTest {
     let title = "MSI-X table offers the required vectors"
     let requirement = "pci.functions[].msix.minVectors"
 
+    /// A minimum where the profile states one; otherwise the `msix` capability of the
+    /// function's presence requirement, which this check backs with at least one vector.
+    func covers(_ profile: Profile) -> [String] {
+        paths(profile, where: { $0.msix != nil }, "msix")
+            + paths(profile, where: { $0.msix == nil && $0.capabilities.contains(.msix) })
+    }
+
     func run(_ context: TestContext) throws -> TestOutcome {
         let inventory = try inventory(context)
         var checks: [Check] = []
@@ -393,7 +444,8 @@ struct MSIXVectors: CertificationTest {
         let minimumVectors: (Profile.PCIFunction) -> Int? = { specification in
             specification.msix?.minVectors ?? (specification.capabilities.contains(.msix) ? 1 : nil)
         }
-        for (minimum, function) in context.profile.requirements(in: inventory, minimumVectors) {
+        let judged = context.profile.requirements(in: inventory, minimumVectors)
+        for (minimum, function) in judged {
             guard let msix = function.config.msix else {
                 checks.append(Check("\(function.address) MSI-X", expected: ">= \(minimum) vectors", observed: "no MSI-X capability", holds: false))
                 continue
@@ -402,6 +454,8 @@ struct MSIXVectors: CertificationTest {
             measurements.append(MeasuredValue(name: "msix_vectors", value: Double(msix.tableSize), unit: "count",
                                               threshold: Threshold(.greaterThanOrEqual, Double(minimum))))
         }
-        return .judged(checks, measurements: measurements, evidence: evidence, passMessage: "MSI-X vectors meet the profile")
+        return .judged(checks, measurements: measurements, evidence: evidence,
+                       examined: functionsExamined(judged.count, "that the profile requires MSI-X of"),
+                       passMessage: "MSI-X vectors meet the profile")
     }
 }

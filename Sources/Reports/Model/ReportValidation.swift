@@ -72,7 +72,10 @@ extension Report {
             }
         }
 
-        let derived = Summary(results: results, mode: run.mode, runStatus: run.status)
+        try validateCoverage(statusByID: Dictionary(results.map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first }))
+
+        let derived = Summary(results: results, mode: run.mode, runStatus: run.status, coverage: coverage,
+                              partial: run.selection != nil)
         let fields: [(String, String, String)] = [
             ("total", "\(derived.total)", "\(summary.total)"),
             ("passed", "\(derived.passed)", "\(summary.passed)"),
@@ -83,6 +86,29 @@ extension Report {
         ]
         for (field, expected, found) in fields where expected != found {
             throw .summaryMismatch(field: field, expected: expected, found: found)
+        }
+    }
+
+    /// Every requirement appears once; its checks are results of this run (or left out by
+    /// `--only`), and its outcome is the one their statuses give.
+    private func validateCoverage(statusByID: [String: TestStatus]) throws(ReportError) {
+        let leftOut = Set(run.selection?.leftOut ?? [])
+        var seen: Set<String> = []
+        for (index, entry) in coverage.enumerated() {
+            try expect(seen.insert(entry.requirement).inserted, "coverage[\(index)].requirement",
+                       "a requirement listed once", entry.requirement)
+            var statuses: [TestStatus] = []
+            for check in entry.checks {
+                if let status = statusByID[check] {
+                    statuses.append(status)
+                } else {
+                    try expect(leftOut.contains(check), "coverage[\(index)].checks",
+                               "ids of results in this report or of checks left out by --only", check)
+                }
+            }
+            let expected: CoverageOutcome = !entry.checks.isEmpty && statuses.isEmpty ? .leftOut
+                : CoverageOutcome.combining(statuses)
+            try expect(entry.outcome == expected, "coverage[\(index)].outcome", expected.rawValue, entry.outcome.rawValue)
         }
     }
 

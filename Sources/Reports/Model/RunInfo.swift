@@ -2,7 +2,11 @@ import Foundation
 
 /// Whether the run went through its whole plan.
 public enum RunStatus: String, Sendable, Codable, Hashable, CaseIterable {
+    /// Every check of the plan ran.
     case completed
+    /// The checks selected with `--only` ran; the rest of the plan was left out.
+    case partial
+    /// Interrupted, or stopped by a check that would not end.
     case aborted
 }
 
@@ -40,6 +44,8 @@ public struct RunInfo: Sendable, Codable, Hashable {
     public var profile: ProfileReference
     /// Names of the emulator faults injected into this run; empty for a clean run.
     public var faults: [String]
+    /// Present when `--only` limited the run: the run can then never be certified.
+    public var selection: RunSelection?
 
     public init(
         id: String,
@@ -52,7 +58,8 @@ public struct RunInfo: Sendable, Codable, Hashable {
         kernel: String,
         mode: RunMode,
         profile: ProfileReference,
-        faults: [String] = []
+        faults: [String] = [],
+        selection: RunSelection? = nil
     ) {
         self.id = id
         self.status = status
@@ -65,5 +72,6 @@ public struct RunInfo: Sendable, Codable, Hashable {
         self.mode = mode
         self.profile = profile
         self.faults = faults
+        self.selection = selection
     }
 }

@@ -2,27 +2,38 @@ import Foundation
 
 /// What the run says about the device.
 public enum Verdict: String, Sendable, Codable, Hashable, CaseIterable {
-    /// Hardware run, completed, at least one test passed, nothing failed or errored.
+    /// Hardware run of the whole plan, completed, every check passed and every requirement
+    /// of the profile examined.
     case certified
     /// Hardware run in which at least one test failed.
     case notCertified = "not-certified"
-    /// Nothing failed, but the run cannot vouch for the device: a test errored, the run was
-    /// aborted, or no test passed at all (empty or skipped-only run).
+    /// Nothing failed, but the run cannot vouch for the device: a check errored or was
+    /// skipped, a requirement went unexamined, the run was aborted or limited with
+    /// `--only`, or no check passed at all.
     case inconclusive
-    /// Emulated run that would have been `certified`; never a certification.
+    /// Emulated run that would have been `certified` (or a partial emulated run whose
+    /// selected checks all passed); never a certification.
     case emulatedPass = "emulated-pass"
     /// Emulated run in which at least one test failed.
     case emulatedFail = "emulated-fail"
 
-    /// Derives the verdict. Precedence: a failed test outranks an error or an abort (a defect
-    /// was found), errors and aborts make the run inconclusive, and a pass needs at least one
-    /// test that actually passed.
-    public static func derive(mode: RunMode, results: [TestResult], status: RunStatus) -> Verdict {
+    /// Derives the verdict. Precedence: a failed test outranks everything (a defect was
+    /// found); errors, aborts and a run where nothing passed are inconclusive; a partial
+    /// run is never certified; a whole run needs every check passed and every requirement
+    /// examined (a run that knows of no requirement vouches for nothing).
+    public static func derive(mode: RunMode, results: [TestResult], status: RunStatus,
+                              coverage: [CoverageEntry], partial: Bool) -> Verdict {
         let statuses = Set(results.map(\.status))
         if statuses.contains(.failed) {
             return mode == .emulated ? .emulatedFail : .notCertified
         }
         if statuses.contains(.error) || status == .aborted || !statuses.contains(.passed) {
+            return .inconclusive
+        }
+        if partial || status == .partial {
+            return mode == .emulated ? .emulatedPass : .inconclusive
+        }
+        if statuses.contains(.skipped) || coverage.isEmpty || coverage.contains(where: { $0.outcome != .passed }) {
             return .inconclusive
         }
         return mode == .emulated ? .emulatedPass : .certified
@@ -60,13 +71,13 @@ public struct Summary: Sendable, Codable, Hashable {
     public var skipped: Int
     public var verdict: Verdict
 
-    public init(results: [TestResult], mode: RunMode, runStatus: RunStatus) {
+    public init(results: [TestResult], mode: RunMode, runStatus: RunStatus, coverage: [CoverageEntry], partial: Bool) {
         total = results.count
         passed = results.count { $0.status == .passed }
         failed = results.count { $0.status == .failed }
         errored = results.count { $0.status == .error }
         skipped = results.count { $0.status == .skipped }
-        verdict = Verdict.derive(mode: mode, results: results, status: runStatus)
+        verdict = Verdict.derive(mode: mode, results: results, status: runStatus, coverage: coverage, partial: partial)
     }
 
     /// The count for one status.

@@ -66,7 +66,8 @@ public enum CTRF {
             generatedBy = "dpucert \(run.toolVersion)"
             results = Results(report)
             extra = Namespaced(value: RunExtra(
-                schemaVersion: report.schemaVersion, verdict: report.summary.verdict, run: run, dut: report.dut
+                schemaVersion: report.schemaVersion, verdict: report.summary.verdict, run: run,
+                coverage: report.coverage, dut: report.dut
             ))
         }
     }
@@ -75,6 +76,7 @@ public enum CTRF {
         var schemaVersion: String
         var verdict: Verdict
         var run: RunInfo
+        var coverage: [CoverageEntry]
         var dut: DUT
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A self-contained HTML page for people: verdict first, then run facts, the DUT inventory,
-/// one table per suite with measurements against thresholds, collapsible evidence and
+/// A self-contained HTML page for people: verdict first (with what kept the run from a
+/// conclusion), then run facts, the requirement coverage, the DUT inventory, one table per suite with measurements against thresholds, collapsible evidence and
 /// inline SVG charts. No scripts, fonts, images or links to anything outside the file, so
 /// it opens the same from an archive years later.
 ///
@@ -39,7 +39,9 @@ public enum HTMLReport {
         }
         html += verdictBanner(report)
         html += "<main>\n"
+        html += missing(report)
         html += runFacts(report)
+        html += coverage(report.coverage)
         html += inventory(report.dut)
         if report.results.isEmpty {
             html += "<section><h2>Results</h2><p class=\"note\">No tests were run.</p></section>\n"
@@ -67,14 +69,16 @@ public enum HTMLReport {
     private static func verdictExplanation(_ report: Report) -> String {
         let summary = report.summary
         switch summary.verdict {
-        case .certified: return "Every test passed or was skipped on real hardware."
+        case .certified: return "Every test passed on real hardware and every requirement of the profile was examined."
         case .notCertified: return "\(summary.failed) test(s) failed: the device does not meet the profile."
         case .emulatedPass: return "Every test passed against an emulated device. This says nothing about real hardware."
         case .emulatedFail: return "\(summary.failed) test(s) failed against an emulated device."
         case .inconclusive:
             if report.run.status == .aborted { return "The run was aborted before it completed." }
             if summary.errored > 0 { return "\(summary.errored) test(s) could not judge the device (errors)." }
-            return "No test passed, so the run cannot vouch for the device."
+            if summary.passed == 0 { return "No test passed, so the run cannot vouch for the device." }
+            if report.run.selection != nil { return "Only the selected tests ran (--only): a partial run certifies nothing." }
+            return "\(report.unexamined.count) requirement(s) of the profile were not examined to a conclusion."
         }
     }
 
@@ -92,6 +96,38 @@ public enum HTMLReport {
         """
     }
 
+    /// What keeps the run from a conclusion: requirements not examined, or the checks a
+    /// partial run left out. Nothing when there is nothing to say.
+    private static func missing(_ report: Report) -> String {
+        if let selection = report.run.selection {
+            guard !selection.leftOut.isEmpty else { return "" }
+            return "<section class=\"missing\"><h2>Left out of this partial run</h2>\n<p class=\"note\">Selected with --only "
+                + MarkupText.text(selection.only.joined(separator: " ")) + ".</p>\n<ul>\n"
+                + selection.leftOut.map { "<li class=\"mono\">\(MarkupText.text($0))</li>\n" }.joined() + "</ul></section>\n"
+        }
+        guard !report.unexamined.isEmpty else { return "" }
+        return "<section class=\"missing\"><h2>Not examined to a conclusion</h2>\n<ul>\n"
+            + report.unexamined.map { entry in
+                "<li><span class=\"mono\">\(MarkupText.text(entry.requirement))</span> — "
+                    + MarkupText.text(entry.checks.isEmpty ? "no check examines it" : "\(entry.checks.joined(separator: ", ")): \(entry.outcome.rawValue)")
+                    + "</li>\n"
+            }.joined() + "</ul></section>\n"
+    }
+
+    /// Every requirement of the profile with the checks that examine it and its outcome.
+    private static func coverage(_ entries: [CoverageEntry]) -> String {
+        guard !entries.isEmpty else { return "" }
+        var html = "<section><h2>Requirement coverage</h2>\n<table class=\"coverage\">\n"
+            + "<tr><th>Requirement</th><th>Checks</th><th>Outcome</th></tr>\n"
+        for entry in entries {
+            let badge = entry.outcome == .leftOut ? "skipped" : entry.outcome.rawValue
+            html += "<tr><td class=\"mono\">\(MarkupText.text(entry.requirement))</td>"
+                + "<td class=\"mono\">\(MarkupText.text(entry.checks.isEmpty ? "none" : entry.checks.joined(separator: ", ")))</td>"
+                + "<td><span class=\"badge s-\(badge)\">\(MarkupText.text(entry.outcome.rawValue))</span></td></tr>\n"
+        }
+        return html + "</table></section>\n"
+    }
+
     private static func runFacts(_ report: Report) -> String {
         let run = report.run
         let duration = Double(run.$finishedAt.millisecondsSince1970 - run.$startedAt.millisecondsSince1970) / 1000
@@ -105,6 +141,7 @@ public enum HTMLReport {
             ("Finished", run.$finishedAt.rfc3339),
             ("Duration", "\(NumberText.seconds(duration)) s"),
             ("Faults injected", run.faults.isEmpty ? "none" : run.faults.joined(separator: ", ")),
+            ("Selection", run.selection.map { "--only " + $0.only.joined(separator: " ") } ?? "the whole plan"),
             ("Host", run.host),
             ("Kernel", run.kernel),
             ("Tool version", run.toolVersion),
@@ -261,6 +298,8 @@ public enum HTMLReport {
       background: var(--soft); border: 1px solid var(--line); padding: 8px;
       font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
     .note { color: var(--muted); }
+    section.missing { border-left: 4px solid #9a6700; padding-left: 12px; }
+    section.missing li { margin: 2px 0; }
     footer { color: var(--muted); font-size: 12px; padding: 12px 32px 24px; border-top: 1px solid var(--line); }
 
     """

@@ -17,7 +17,8 @@ import Foundation
 ///
 /// Both: one `<testsuite>` per suite with `id`, `package`, UTC `timestamp` without zone,
 /// `hostname` and counts of testcases; run, profile and DUT facts (verdict included) as
-/// `dpucert.*` properties of the first suite; one `<testcase>` per test id with
+/// `dpucert.*` properties of the first suite (the requirement coverage as
+/// `dpucert.coverage.<requirement>`); one `<testcase>` per test id with
 /// `classname="dpucert.<suite>"`; `<failure>` for a DUT that missed a requirement, `<error>`
 /// for a test that could not judge; times in seconds with exactly three decimals.
 public enum JUnitXML {
@@ -187,6 +188,15 @@ public enum JUnitXML {
             ("dpucert.kernel", run.kernel),
             ("dpucert.faults", run.faults.joined(separator: ",")),
         ]
+        if let selection = run.selection {
+            properties.append(("dpucert.run.only", selection.only.joined(separator: " ")))
+            properties.append(("dpucert.run.left-out", selection.leftOut.joined(separator: ",")))
+        }
+        // One property per requirement: `checks: outcome`, so CI can show what went unexamined.
+        for entry in report.coverage {
+            properties.append(("dpucert.coverage.\(entry.requirement)",
+                               "\(entry.checks.isEmpty ? "no check" : entry.checks.joined(separator: ",")): \(entry.outcome.rawValue)"))
+        }
         if let firmwareVersion = report.dut.firmwareVersion {
             properties.append(("dpucert.dut.firmware-version", firmwareVersion))
         }

@@ -218,6 +218,20 @@ enum SampleReports {
     }
 }
 
+extension Report {
+    /// A report in which each result examines a requirement of its own (`requirement of ID`),
+    /// so the coverage follows the results.
+    init(run: RunInfo, dut: DUT, results: [TestResult]) {
+        self.init(run: run, coverage: results.map(CoverageEntry.ownRequirement), dut: dut, results: results)
+    }
+}
+
+extension CoverageEntry {
+    static func ownRequirement(of result: TestResult) -> CoverageEntry {
+        CoverageEntry(requirement: "requirement of \(result.id)", checks: [result.id], outcome: .combining([result.status]))
+    }
+}
+
 /// Checked-in golden files (Tests/ReportsTests/Fixtures/golden).
 let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/golden")

@@ -1,0 +1,80 @@
+import Probes
+import Profiles
+
+/// The isolation suite: a compromised host must not reach the DPU's management plane,
+/// route through the DPU, or reach another tenant. Every "blocked" reading is backed by
+/// positive controls: the same service answers from where it is allowed, the host's
+/// probe path works (an allowlisted service answers), and the DPU firewall counted the
+/// refused probes. Each check plans its probes from the topology, runs them, and
+/// classifies the results with the verdict rule of `IsolationJudgement`.
+public enum IsolationSuite {
+    public static func tests(for profile: Profile) -> [any CertificationTest] {
+        guard let isolation = profile.isolation else { return [] }
+        let channelClosed = isolation.hostManagementChannel?.mode == .restricted
+        return [ManagementUnreachable(), AttackSurface(), NoRouteToOOB()] + (channelClosed ? [HostChannelClosed()] : [])
+            + [TenantSeparation()]
+    }
+}
+
+/// Probes are short: a dropped probe costs its timeout, and probes run side by side.
+let probeTimeout = Duration.milliseconds(700)
+
+/// Checks that need a network to probe skip, with the reason, when there is none.
+protocol IsolationCheck: CertificationTest {}
+
+extension IsolationCheck {
+    var runsConcurrently: Bool { false }
+    var timeout: Duration { .seconds(120) }
+
+    func skipReason(_ context: TestContext) -> String? {
+        context.isolation.topology == nil ? context.isolation.unavailableReason : nil
+    }
+
+    func topology(_ context: TestContext) throws -> LabTopology {
+        guard let topology = context.isolation.topology else {
+            throw PositiveControlFailure(context.isolation.unavailableReason)
+        }
+        return topology
+    }
+}
+
+/// Probes to send from one site.
+struct ProbeBatch: Sendable, Hashable {
+    var site: ProbeSite
+    var requests: [ProbeRequest]
+
+    /// Runs the batch; an infrastructure failure (namespace gone) ends the check as an error.
+    func run() throws -> [ProbeResult] {
+        do {
+            return try Prober.run(requests, from: site)
+        } catch {
+            throw PositiveControlFailure("probing from \(site) failed: \(error)")
+        }
+    }
+}
+
+/// A probe that could not be carried out at all (as opposed to a probe outcome): what it
+/// was and the error. What it would have examined is then unexamined.
+struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    var probe: String
+    var error: String
+
+    var description: String { "\(probe) failed: \(error)" }
+}
+
+/// Who answers all-nodes echo on `interface` seen from `site`, or what kept the
+/// discovery from running.
+func discoverNeighbours(on interface: String, from site: ProbeSite) -> Result<MulticastEchoResult, ProbeFailure> {
+    Result { try Prober.discoverLinkNeighbours(on: interface, from: site) }
+        .mapError { ProbeFailure(probe: "neighbour discovery (all-nodes echo) on interface \(interface) from \(site)",
+                                 error: "\($0)") }
+}
+
+/// A neighbour (ARP for IPv4, NDP for IPv6) probe for `address` on `interface`.
+func neighbourProbe(_ address: IPAddress, on interface: String) -> ProbeRequest {
+    address.family == .ipv4 ? .arp(address, on: interface, timeout: probeTimeout)
+                            : .ndp(address, on: interface, timeout: probeTimeout)
+}
+
+/// Probe results as evidence lines, indented under their heading.
+func evidenceLines(_ results: [ProbeResult]) -> [String] { results.map { "  " + $0.description } }

@@ -1,0 +1,60 @@
+/// Every requirement a profile states, named by its key path: the list a run's coverage
+/// is checked against. Sections are listed whether or not any check reads them, so a
+/// requirement nothing examines cannot go unnoticed.
+extension Profile {
+    /// Key paths of the requirements, in profile order. PCI functions are named by their
+    /// `name` (`pci.functions[network-pf].link`); thresholds by their key
+    /// (`network.minTcpThroughputGbps`).
+    public var requirementPaths: [String] {
+        var paths: [String] = []
+        if firmware != nil { paths.append("firmware.minVersion") }
+        for function in pci.functions {
+            paths.append(RequirementPath.function(function))
+            if function.link != nil { paths.append(RequirementPath.function(function, "link")) }
+            if function.msix != nil { paths.append(RequirementPath.function(function, "msix")) }
+            if function.acs != nil { paths.append(RequirementPath.function(function, "acs")) }
+            if function.capabilities.contains(.aer) { paths.append(RequirementPath.function(function, "capabilities.aer")) }
+            if let sriov = function.sriov {
+                paths.append(RequirementPath.function(function, "sriov"))
+                if sriov.enablesVFs { paths.append(RequirementPath.function(function, "sriov.enableVFs")) }
+            }
+        }
+        if let network {
+            paths += present([("minTcpThroughputGbps", network.minTcpThroughputGbps != nil),
+                              ("minUdpThroughputGbps", network.minUdpThroughputGbps != nil),
+                              ("maxTcpLatencyP99us", network.maxTcpLatencyP99us != nil)], in: "network")
+        }
+        if let storage {
+            paths += present([("minSeqReadMiBps", storage.minSeqReadMiBps != nil),
+                              ("minSeqWriteMiBps", storage.minSeqWriteMiBps != nil),
+                              ("minRandReadIOPS", storage.minRandReadIOPS != nil),
+                              ("maxReadLatencyP99us", storage.maxReadLatencyP99us != nil)], in: "storage")
+        }
+        if let rdma {
+            paths += present([("minWriteBandwidthGbps", rdma.minWriteBandwidthGbps != nil),
+                              ("maxSendLatencyP99us", rdma.maxSendLatencyP99us != nil)], in: "rdma")
+        }
+        if let isolation {
+            paths += ["isolation.management", "isolation.allowlist"]
+            if isolation.hostManagementChannel?.mode == .restricted { paths.append("isolation.hostManagementChannel") }
+        }
+        return paths
+    }
+
+    private func present(_ keys: [(String, Bool)], in section: String) -> [String] {
+        keys.filter(\.1).map { "\(section).\($0.0)" }
+    }
+}
+
+extension Profile.SRIOVRequirement {
+    /// Whether the certification enables VFs on this host.
+    public var enablesVFs: Bool { enableAllowed && enableVFs > 0 }
+}
+
+/// How requirement paths name a PCI function's requirements.
+public enum RequirementPath {
+    /// `pci.functions[network-pf]`, or with `aspect` `pci.functions[network-pf].link`.
+    public static func function(_ function: Profile.PCIFunction, _ aspect: String? = nil) -> String {
+        "pci.functions[\(function.name)]" + (aspect.map { "." + $0 } ?? "")
+    }
+}

@@ -1,0 +1,83 @@
+// TestGates: the requirements the test targets share, each with how to get it.
+import Foundation
+import Probes
+
+extension Requirement {
+    /// Network namespaces (the emulated lab, probe benches): root and a working `ip netns add`.
+    public static let networkNamespaces = Requirement(
+        name: "network namespaces",
+        remedy: "run the tests as root with iproute2 and nftables installed (scripts/setup-deps.sh)",
+        findProblem: NetworkNamespace.creationUnavailableReason)
+
+    /// The third-party JUnit and CTRF schemas the reports are validated against.
+    public static let sharedSchemas = Requirement(
+        name: "the shared report schemas",
+        remedy: "check out shared/ beside the repository (\(SharedFiles.directory))"
+    ) {
+        guard FileManager.default.fileExists(atPath: SharedFiles.schemas) else { return "no \(SharedFiles.schemas)" }
+        let absent = SharedFiles.schemaFiles.filter { !FileManager.default.fileExists(atPath: $0) }
+        return absent.isEmpty ? nil : "no " + absent.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            + " in \(SharedFiles.schemas)"
+    }
+
+    /// The real PCI bus dumps decoding is compared with lspci on.
+    public static let pciDumps = Requirement(
+        name: "the PCI dump corpus",
+        remedy: "check out shared/ beside the repository, or set DPUCERT_PCI_DUMPS to a copy of shared/pci-dumps"
+    ) {
+        SharedFiles.pciDumpFiles.isEmpty ? "no dumps in \(SharedFiles.pciDumps)" : nil
+    }
+
+    /// This machine's PCI bus as the kernel shows it.
+    public static let pciSysfs = Requirement(
+        name: "a PCI bus in sysfs",
+        remedy: "run the tests on a Linux host or VM with sysfs at /sys"
+    ) {
+        FileManager.default.fileExists(atPath: "/sys/bus/pci/devices") ? nil : "no /sys/bus/pci/devices"
+    }
+
+    public static let xmllint = program("xmllint", debianPackage: "libxml2-utils")
+    public static let lspci = program("lspci", debianPackage: "pciutils")
+    public static let nmap = program("nmap", debianPackage: "nmap")
+
+    /// The Python JUnit parsers and JSON Schema validator real report consumers use.
+    public static let pythonValidators = Requirement(
+        name: "the Python packages junitparser, xunitparser, jsonschema, rfc3339-validator",
+        remedy: "python3 -m pip install junitparser xunitparser jsonschema rfc3339-validator"
+    ) {
+        do {
+            let result = try CommandRunner.run(["python3", "-c", "import junitparser, xunitparser, jsonschema, rfc3339_validator"],
+                                               allowFailure: true)
+            // The last line of the traceback names the module that is missing.
+            return result.succeeded ? nil : String(result.standardError.split(separator: "\n").last ?? "python3 failed")
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// An executable this package builds, found at `path` (nil when it was not found).
+    public static func built(_ name: String, at path: @escaping @autoclosure @Sendable () -> String?) -> Requirement {
+        Requirement(name: "the \(name) executable", remedy: "swift build --build-tests") {
+            guard let path = path(), FileManager.default.isExecutableFile(atPath: path) else { return "not built" }
+            return nil
+        }
+    }
+
+    /// A program from a Debian package.
+    static func program(_ name: String, debianPackage: String) -> Requirement {
+        Requirement(name: name, remedy: "apt-get install -y \(debianPackage) (scripts/setup-deps.sh)") {
+            InstalledProgram.path(named: name) == nil ? "not installed" : nil
+        }
+    }
+}
+
+/// Where external programs are installed.
+public enum InstalledProgram {
+    /// The first executable called `name` in PATH, then in the sbin folders a non-root
+    /// PATH may lack (some distributions install lspci there).
+    public static func path(named name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let folders = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        return folders.lazy.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
