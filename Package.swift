@@ -37,7 +37,7 @@ let package = Package(
         ),
         .target(
             name: "Emulator",
-            dependencies: ["Profiles", "Inventory", "Probes", "Agent"],
+            dependencies: ["Profiles", "Inventory", "Probes", "Agent", "Testbed"],
             swiftSettings: swiftSettings
         ),
         // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).
@@ -52,6 +52,12 @@ let package = Package(
             dependencies: ["Probes"],
             swiftSettings: swiftSettings
         ),
+        // The testbed protocol the suites probe through, and the hardware testbed file.
+        .target(
+            name: "Testbed",
+            dependencies: ["Probes", "Agent", "Profiles"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reports",
             dependencies: [],
@@ -59,13 +65,13 @@ let package = Package(
         ),
         .target(
             name: "Certification",
-            dependencies: ["Inventory", "Profiles", "Probes", "Reports", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Inventory", "Profiles", "Probes", "Testbed", "Reports", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "dpucert",
             dependencies: [
-                "Inventory", "Profiles", "Emulator", "Certification", "Reports", "Agent",
+                "Inventory", "Profiles", "Emulator", "Certification", "Reports", "Agent", "Testbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,12 +89,13 @@ let package = Package(
         .target(name: "ReportTestSupport", dependencies: ["TestGates"], path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Probes", "Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent", "TestGates"], swiftSettings: swiftSettings),
         // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
         .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
                           swiftSettings: swiftSettings),
-        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "Testbed", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

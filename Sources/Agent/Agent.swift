@@ -1,8 +1,10 @@
-// Agent: the process that runs on the DPU's Arm OS and on the peer host
-// (`dpucert agent`). It serves the authenticated control channel the runner talks
-// to (ping, firewall counters, listening sockets, echo peers for positive controls)
-// and, in the emulated lab, the DPU's management-plane services (SSH banner,
-// Redfish over HTTP, IPMI RMCP presence). POSIX sockets and threads, no event loop.
+// Agent: the process that runs on the DPU's Arm OS, on hosts of the OOB network and
+// on the peer (`dpucert agent`). It serves the authenticated control channel the
+// runner talks to (ping, firewall counters, listening sockets, echo peers for positive
+// controls, and probes run from the agent's machine for a testbed: probe lists, TCP
+// scans, UDP sweeps, link neighbours) and, in the emulated lab, the DPU's
+// management-plane services (SSH banner, Redfish over HTTP, IPMI RMCP presence).
+// POSIX sockets and threads, no event loop.
 import Foundation
 import Probes
 
@@ -14,14 +16,18 @@ public struct AgentConfiguration: Sendable, Hashable {
     public var tokenFile: String
     /// Management-plane services to emulate.
     public var services: [ManagementService]
+    /// The addresses the agent's probes leave from, at most one per family: on a
+    /// multi-homed machine, the network the agent stands for. Empty: the route decides.
+    public var probeSources: [IPAddress]
 
     public static let defaultTokenFile = "/etc/dpucert/agent.token"
 
     public init(controlEndpoints: [SocketEndpoint], tokenFile: String = AgentConfiguration.defaultTokenFile,
-                services: [ManagementService] = []) {
+                services: [ManagementService] = [], probeSources: [IPAddress] = []) {
         self.controlEndpoints = controlEndpoints
         self.tokenFile = tokenFile
         self.services = services
+        self.probeSources = probeSources
     }
 }
 
@@ -123,17 +129,19 @@ struct AgentToken: Sendable {
 }
 
 extension AgentConfiguration {
-    /// The agent's own arguments as `dpucert agent` takes them:
-    /// `--token-file FILE`, `--listen ENDPOINT`..., `--serve KIND@ENDPOINT`....
+    /// The agent's own arguments as `dpucert agent` takes them: `--token-file FILE`,
+    /// `--listen ENDPOINT`..., `--serve KIND@ENDPOINT`..., `--probe-source ADDRESS`....
     public var commandLineArguments: [String] {
         ["--token-file", tokenFile] + controlEndpoints.flatMap { ["--listen", $0.description] }
             + services.flatMap { ["--serve", $0.description] }
+            + probeSources.flatMap { ["--probe-source", $0.description] }
     }
 
     /// Parses `commandLineArguments` back.
     public init(commandLine arguments: [String]) throws(AgentError) {
         var control: [SocketEndpoint] = []
         var services: [ManagementService] = []
+        var probeSources: [IPAddress] = []
         var tokenFile = AgentConfiguration.defaultTokenFile
         var index = 0
         while index < arguments.count {
@@ -147,14 +155,18 @@ extension AgentConfiguration {
             case "--serve":
                 guard let service = ManagementService(value) else { throw AgentError("--serve", "expected KIND@ADDR:PORT, found \"\(value)\"") }
                 services.append(service)
+            case "--probe-source":
+                guard let address = IPAddress(value) else { throw AgentError("--probe-source", "expected an IP address, found \"\(value)\"") }
+                probeSources.append(address)
             case "--token-file":
                 tokenFile = value
             default:
-                throw AgentError("argument \(flag)", "expected --listen, --serve or --token-file")
+                throw AgentError("argument \(flag)", "expected --listen, --serve, --probe-source or --token-file")
             }
             index += 2
         }
         guard !control.isEmpty else { throw AgentError("arguments", "expected at least one --listen ADDR:PORT") }
-        self.init(controlEndpoints: control, tokenFile: tokenFile, services: services)
+        if let conflict = Prober.sourceConflict(in: probeSources) { throw AgentError("--probe-source", conflict) }
+        self.init(controlEndpoints: control, tokenFile: tokenFile, services: services, probeSources: probeSources)
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Glibc
 import Probes
 
-/// An authenticated control session with an agent, opened from a probe site. One
-/// command at a time; not for concurrent use.
+/// An authenticated control session with an agent, opened from a probe site on this
+/// machine. One command at a time; not for concurrent use. Probe results it returns
+/// name the agent (`ProbeSite.agent`) as the site they ran from.
 public final class AgentClient {
     public let endpoint: SocketEndpoint
     public let site: ProbeSite
@@ -21,6 +22,9 @@ public final class AgentClient {
     public static func connect(to endpoint: SocketEndpoint, from site: ProbeSite = .current, token: String,
                                timeout: Duration = .seconds(3)) throws -> AgentClient {
         let context = "agent \(endpoint) from \(site)"
+        if case .agent = site {
+            throw AgentError(context, "a session is opened from this machine or one of its namespaces, not from another agent")
+        }
         let socket = try NetworkNamespace.run(in: site) { () throws -> Socket in
             let socket = try Socket(family: endpoint.address.family,
                                     type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), label: context)
@@ -32,7 +36,7 @@ public final class AgentClient {
             return socket
         }
         let client = AgentClient(endpoint: endpoint, site: site, channel: LineChannel(socket), timeout: timeout)
-        let greeting = try client.readLine()
+        let greeting = try client.readLine(timeLimit: timeout)
         guard greeting == ControlProtocol.greeting else {
             throw AgentError(context, "expected greeting \"\(ControlProtocol.greeting)\", found \"\(greeting)\"")
         }
@@ -52,12 +56,21 @@ public final class AgentClient {
 
     /// Sends one command line and returns the reply line.
     public func exchange(_ command: String) throws -> String {
-        do {
-            try channel.writeLine(command, timeout: timeout)
-        } catch {
-            throw AgentError("agent \(endpoint)", "sending \"\(command.split(separator: " ").first ?? "")\": \(error)")
+        try exchange(command, timeLimit: timeout)
+    }
+
+    /// Sends one command line, allowing `timeLimit` for sending it and again for the reply.
+    private func exchange(_ command: String, timeLimit: Duration) throws -> String {
+        let verb = command.prefix { $0 != " " }
+        guard !command.contains(where: \.isNewline) else {
+            throw AgentError("agent \(endpoint)", "\"\(verb)\" not sent: a command is one line")
         }
-        return try readLine()
+        do {
+            try channel.writeLine(command, timeout: timeLimit)
+        } catch {
+            throw AgentError("agent \(endpoint)", "sending \"\(verb)\": \(error)")
+        }
+        return try readLine(timeLimit: timeLimit)
     }
 
     public func ping() throws {
@@ -100,20 +113,91 @@ public final class AgentClient {
         return endpoint
     }
 
+    /// How long a TCP scan may take on the agent: seconds as a rule; this also covers an
+    /// agent whose descriptor limit cuts the scan window to about a thousand, and a scan
+    /// queued behind another (an agent runs one at a time).
+    public static let scanTimeLimit = Duration.seconds(120)
+
+    /// The site the agent's probes ran from, as this side names it.
+    private var agentSite: ProbeSite { .agent(endpoint) }
+
+    /// Runs `requests` on the agent's machine, from its probe sources; the results come
+    /// back in request order.
+    public func probe(_ requests: [ProbeRequest]) throws -> [ProbeResult] {
+        let payload: String
+        do {
+            payload = try ControlPayload.encode(requests)
+        } catch {
+            throw AgentError("agent \(endpoint)", "PROBE: the requests cannot be encoded: \(error)")
+        }
+        let results = try payloadExchange("PROBE \(payload)", answer: [ProbeResult].self,
+                                          work: Prober.longestDuration(of: requests))
+        guard results.map(\.request) == requests else {
+            throw AgentError("agent \(endpoint)", "PROBE: expected results for the \(requests.count) requests sent, "
+                             + "found \(results.count) for other requests")
+        }
+        return results.map(stamped)
+    }
+
+    /// A TCP connect scan of `ports` of `address` from the agent's machine.
+    public func scanTCP(_ address: IPAddress, ports: ClosedRange<UInt16> = 1...65535,
+                        timeLimit: Duration = AgentClient.scanTimeLimit) throws -> PortScanResult {
+        var result = try payloadExchange("SCAN-TCP \(address) \(ports.lowerBound)-\(ports.upperBound)",
+                                         answer: PortScanResult.self, work: timeLimit)
+        result.site = agentSite
+        return result
+    }
+
+    /// The agent's UDP sweep (its `UDPPayload.standardList`) of `address`.
+    public func sweepUDP(_ address: IPAddress, timeout: Duration) throws -> [ProbeResult] {
+        let milliseconds = Int((timeout / .milliseconds(1)).rounded(.up))
+        return try payloadExchange("SWEEP-UDP \(address) \(milliseconds)", answer: [ProbeResult].self,
+                                   work: Prober.longestDuration(of: Prober.udpSweep(address, timeout: timeout))).map(stamped)
+    }
+
+    /// Who answers all-nodes echo on `interface` of the agent's machine.
+    public func discoverLinkNeighbours(on interface: String) throws -> MulticastEchoResult {
+        var result = try payloadExchange("NEIGHBOURS \(interface)", answer: MulticastEchoResult.self,
+                                         work: Prober.linkNeighbourWindow)
+        result.site = agentSite
+        return result
+    }
+
     /// Ends the session politely.
     public func close() {
         _ = try? exchange("QUIT")
         channel.socket.close()
     }
 
-    private func readLine() throws -> String {
+    private func readLine(timeLimit: Duration) throws -> String {
         do {
-            return try channel.readLine(timeout: timeout)
+            return try channel.readLine(timeout: timeLimit, limit: ControlProtocol.maximumLineLength)
         } catch LineChannel.ReadError.closed {
             throw AgentError("agent \(endpoint)", "connection closed by the agent")
         } catch {
             throw AgentError("agent \(endpoint)", "reading a reply: \(error)")
         }
+    }
+
+    /// Sends a command answered `OK <payload>` and decodes the payload, allowing the
+    /// agent `work` beyond the session's timeout to carry the command out.
+    private func payloadExchange<Answer: Decodable>(_ command: String, answer: Answer.Type,
+                                                    work: Duration) throws -> Answer {
+        let verb = command.prefix { $0 != " " }
+        let reply = try exchange(command, timeLimit: timeout + work)
+        guard reply.hasPrefix("OK ") else { throw AgentError("agent \(endpoint)", "\(verb) refused: \(reply)") }
+        do {
+            return try ControlPayload.decode(answer, from: reply.dropFirst(3))
+        } catch {
+            throw AgentError("agent \(endpoint)", "\(verb): unreadable answer: \(error)")
+        }
+    }
+
+    /// A result the agent stamped with its own view (`current`), restamped with the agent.
+    private func stamped(_ result: ProbeResult) -> ProbeResult {
+        var result = result
+        result.site = agentSite
+        return result
     }
 
     private func okFields(_ reply: String) throws -> [String] {

@@ -28,6 +28,9 @@ public final class AgentServer: Sendable {
     }
 
     public init(configuration: AgentConfiguration) throws(AgentError) {
+        if let conflict = Prober.sourceConflict(in: configuration.probeSources) {
+            throw AgentError("probe sources", conflict)
+        }
         self.configuration = configuration
         self.token = try AgentToken.load(from: configuration.tokenFile)
     }
@@ -96,7 +99,7 @@ public final class AgentServer: Sendable {
             state.withLock { $0.sockets.append(socket) }
             return socket
         } catch {
-            throw AgentError("\(purpose) on \(transport) \(endpoint)", error.description)
+            throw AgentError("\(purpose) listener on \(transport) \(endpoint)", error.description)
         }
     }
 
@@ -172,9 +175,9 @@ public final class AgentServer: Sendable {
             try channel.writeLine("OK authenticated")
             let local = try socket.localEndpoint()
             while !isStopping {
-                let line = try channel.readLine(timeout: ControlProtocol.idleTimeout)
+                let line = try channel.readLine(timeout: ControlProtocol.idleTimeout, limit: ControlProtocol.maximumLineLength)
                 let (reply, ends) = respond(to: line, localAddress: local?.address)
-                try channel.writeLine(reply)
+                try channel.writeLine(reply, timeout: ControlProtocol.idleTimeout)
                 if ends { return }
             }
         } catch {
@@ -197,14 +200,14 @@ public final class AgentServer: Sendable {
                 let fields = counters.values.sorted { $0.name < $1.name }.map { "\($0.name)=\($0.packets)/\($0.bytes)" }
                 return ((["OK"] + fields).joined(separator: " "), false)
             } catch {
-                return ("ERR \(Self.oneLine(String(describing: error)))", false)
+                return (Self.refusal(error), false)
             }
         case ("LISTENING", 1):
             do {
                 let sockets = try Prober.listeningSockets(at: .current)
                 return ((["OK"] + sockets.map { "\($0.transport):\($0.endpoint)" }).joined(separator: " "), false)
             } catch {
-                return ("ERR \(Self.oneLine(String(describing: error)))", false)
+                return (Self.refusal(error), false)
             }
         case ("ECHO-TCP", 2), ("ECHO-UDP", 2):
             guard let port = UInt16(words[1]) else { return ("ERR expected a port number 0-65535, found \(words[1])", false) }
@@ -213,8 +216,37 @@ public final class AgentServer: Sendable {
                 let endpoint = try startEcho(words[0] == "ECHO-TCP" ? .tcp : .udp, SocketEndpoint(localAddress, port))
                 return ("OK \(endpoint)", false)
             } catch {
-                return ("ERR \(Self.oneLine(error.description))", false)
+                return (Self.refusal(error), false)
             }
+        case ("PROBE", 2):
+            return (Self.payloadReply { () throws -> [ProbeResult] in
+                let requests = try ControlPayload.decode([ProbeRequest].self, from: words[1])
+                let longest = Prober.longestDuration(of: requests)
+                guard longest <= ControlProtocol.maximumCommandDuration else {
+                    throw AgentError("PROBE", "\(requests.count) probes could take \(longest.evidenceText), "
+                                     + "more than the \(ControlProtocol.maximumCommandDuration.evidenceText) one command may take")
+                }
+                return try Prober.run(requests, from: .current, sources: configuration.probeSources)
+            }, false)
+        case ("SCAN-TCP", 3):
+            guard let address = IPAddress(words[1]) else { return ("ERR expected an IP address, found \(Self.oneLine(words[1]))", false) }
+            guard let ports = Self.portRange(words[2]) else {
+                return ("ERR expected a port range FIRST-LAST within 0-65535, found \(Self.oneLine(words[2]))", false)
+            }
+            return (Self.payloadReply {
+                try Prober.scanTCP(address, ports: ports, from: .current, sources: configuration.probeSources)
+            }, false)
+        case ("SWEEP-UDP", 3):
+            guard let address = IPAddress(words[1]) else { return ("ERR expected an IP address, found \(Self.oneLine(words[1]))", false) }
+            guard let milliseconds = Int(words[2]), (1...ControlProtocol.maximumSweepTimeoutMilliseconds).contains(milliseconds) else {
+                return ("ERR expected a timeout of 1-\(ControlProtocol.maximumSweepTimeoutMilliseconds) ms, found \(Self.oneLine(words[2]))", false)
+            }
+            return (Self.payloadReply {
+                try Prober.sweepUDP(address, from: .current, sources: configuration.probeSources, timeout: .milliseconds(milliseconds))
+            }, false)
+        case ("NEIGHBOURS", 2):
+            guard Self.isInterfaceName(words[1]) else { return ("ERR expected an interface name, found \(Self.oneLine(words[1]))", false) }
+            return (Self.payloadReply { try Prober.discoverLinkNeighbours(on: words[1], from: .current) }, false)
         default:
             return ("ERR unknown command or wrong arguments: \(Self.oneLine(words.first ?? ""))", false)
         }
@@ -223,6 +255,33 @@ public final class AgentServer: Sendable {
     private static func isIdentifier(_ word: String) -> Bool {
         !word.isEmpty && word.utf8.allSatisfy { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0)
             || (0x41...0x5a).contains($0) || (0x61...0x7a).contains($0) }
+    }
+
+    /// `FIRST-LAST` with FIRST <= LAST.
+    private static func portRange(_ word: String) -> ClosedRange<UInt16>? {
+        let bounds = word.split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let first = UInt16(bounds[0]), let last = UInt16(bounds[1]), first <= last else { return nil }
+        return first...last
+    }
+
+    /// What the kernel accepts as an interface name (dev_valid_name): 1-15 bytes, not
+    /// `.` or `..`, no `/`, `:` or whitespace.
+    private static func isInterfaceName(_ word: String) -> Bool {
+        (1...15).contains(word.utf8.count) && word != "." && word != ".."
+            && !word.contains { $0 == "/" || $0 == ":" || $0.isWhitespace }
+    }
+
+    /// `OK <payload>` carrying what `work` returns, or `ERR <why>` when it throws.
+    private static func payloadReply<Answer: Encodable>(_ work: () throws -> Answer) -> String {
+        do {
+            return "OK " + (try ControlPayload.encode(work()))
+        } catch {
+            return refusal(error)
+        }
+    }
+
+    private static func refusal(_ error: any Error) -> String {
+        "ERR \(oneLine(String(describing: error)))"
     }
 
     private static func oneLine(_ text: String) -> String {
@@ -279,7 +338,9 @@ private let signalPipeWriter = Atomic<Int32>(-1)
 
 extension AgentServer {
     /// Starts an agent and serves until SIGTERM or SIGINT, then stops it. Prints one
-    /// line to standard output once everything listens.
+    /// line to standard output once everything listens, `dpucert agent: control on
+    /// ENDPOINT, ...` (then `; services ...` and `; probes from ...` when there are
+    /// any); whoever waits for the agent matches that prefix, which no failure shares.
     public static func run(configuration: AgentConfiguration) throws {
         let server = try AgentServer(configuration: configuration)
         var fds: [Int32] = [-1, -1]
@@ -295,9 +356,11 @@ extension AgentServer {
         signal(SIGINT, handler)
         signal(SIGPIPE, SIG_IGN)
         try server.start()
-        let services = configuration.services.map(\.description)
+        let services = server.services.map(\.description)
+        let sources = configuration.probeSources.map(\.description)
         let ready = "dpucert agent: control on \(server.controlEndpoints.map(\.description).joined(separator: ", "))"
             + (services.isEmpty ? "" : "; services \(services.joined(separator: ", "))")
+            + (sources.isEmpty ? "" : "; probes from \(sources.joined(separator: ", "))")
         FileHandle.standardOutput.write(Data((ready + "\n").utf8))
         var byte: UInt8 = 0
         while read(fds[0], &byte, 1) < 0 && errno == EINTR {}

@@ -23,9 +23,10 @@ extension Profile.PCIFunction {
 }
 
 extension Profile {
-    /// Each profile function with the inventory functions that match it.
+    /// Each profile function the declared management mode shows the host, with the
+    /// inventory functions that match it.
     public func matched(in inventory: PCIInventory) -> [MatchedFunctions] {
-        pci.functions.map { specification in
+        expectedFunctions.map { specification in
             MatchedFunctions(specification: specification, functions: inventory.functions.filter(specification.matches))
         }
     }

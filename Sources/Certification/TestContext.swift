@@ -3,6 +3,7 @@ import Inventory
 import Probes
 import Profiles
 import Synchronization
+import Testbed
 
 /// A cancellation token, set once: by SIGINT/SIGTERM for the whole run, or by the
 /// runner for one check at its deadline. Check bodies read `isCancelled`; the runner
@@ -77,20 +78,20 @@ public struct PCIEnvironment: Sendable {
     }
 }
 
-/// The network side of the device under test: where the host, the DPU, its OOB
-/// network, the peer and the tenants are, as the isolation suite probes them.
-public struct IsolationEnvironment: Sendable {
+/// The testbed of the run (the emulated lab, a hardware testbed file), or why there is
+/// none: the checks that probe the network skip with that reason.
+public struct TestbedEnvironment: Sendable {
     /// Nil when there is nothing to probe; `unavailableReason` says why.
-    public var topology: LabTopology?
+    public var available: (any Testbed)?
     public var unavailableReason: String
 
-    public init(topology: LabTopology) {
-        self.topology = topology
+    public init(_ testbed: any Testbed) {
+        self.available = testbed
         self.unavailableReason = ""
     }
 
     public init(unavailable reason: String) {
-        self.topology = nil
+        self.available = nil
         self.unavailableReason = reason
     }
 }
@@ -99,18 +100,18 @@ public struct IsolationEnvironment: Sendable {
 public struct TestContext: Sendable {
     public let profile: Profile
     public let pci: PCIEnvironment
-    public let isolation: IsolationEnvironment
+    public let testbed: TestbedEnvironment
     /// The run's token, or within a check the check's own (set at its deadline too).
     let cancellation: CancellationFlag
     let progressSink: @Sendable (String) -> Void
 
     public init(profile: Profile, pci: PCIEnvironment,
-                isolation: IsolationEnvironment = IsolationEnvironment(unavailable: "no network lab was set up for this run"),
+                testbed: TestbedEnvironment = TestbedEnvironment(unavailable: "no testbed was set up for this run"),
                 cancellation: CancellationFlag = CancellationFlag(),
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.profile = profile
         self.pci = pci
-        self.isolation = isolation
+        self.testbed = testbed
         self.cancellation = cancellation
         self.progressSink = progress
     }
@@ -122,6 +123,6 @@ public struct TestContext: Sendable {
 
     /// The context one check runs with: its own cancellation token and progress sink.
     func forTest(cancellation token: CancellationFlag, progress: @escaping @Sendable (String) -> Void) -> TestContext {
-        TestContext(profile: profile, pci: pci, isolation: isolation, cancellation: token, progress: progress)
+        TestContext(profile: profile, pci: pci, testbed: testbed, cancellation: token, progress: progress)
     }
 }

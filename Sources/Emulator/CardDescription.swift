@@ -499,11 +499,16 @@ public struct EmulatedCard: Sendable, Hashable, Identifiable {
     public var rootPort: EmulatedRootPort
     /// Physical functions; VFs are derived from each PF's `sriov`.
     public var functions: [EmulatedFunction]
+    /// Physical functions the card has but its management mode keeps off the host's bus (a
+    /// restricted host's SoC management interface); not written, unless a fault exposes them.
+    public var withheldFunctions: [EmulatedFunction]
 
-    public init(id: String, rootPort: EmulatedRootPort, functions: [EmulatedFunction]) {
+    public init(id: String, rootPort: EmulatedRootPort, functions: [EmulatedFunction],
+                withheldFunctions: [EmulatedFunction] = []) {
         self.id = id
         self.rootPort = rootPort
         self.functions = functions
+        self.withheldFunctions = withheldFunctions
     }
 }
 

@@ -13,6 +13,7 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
     case pciMissingFunction = "pci-missing-function"
     case pciVFsNotCreated = "pci-vfs-not-created"
     case pciMSIXShortfall = "pci-msix-shortfall"
+    case pciManagementFunctionExposed = "pci-management-function-exposed"
     case isolationFirewallOpen = "isolation-firewall-open"
     case isolationMgmtListensEverywhere = "isolation-mgmt-listens-everywhere"
     case isolationIPv6Unfiltered = "isolation-ipv6-unfiltered"
@@ -55,6 +56,8 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             "the first SR-IOV PF accepts sriov_numvfs writes, but its VFs never appear on the bus"
         case .pciMSIXShortfall:
             "the first MSI-X function's table offers half the vectors the card is described with"
+        case .pciManagementFunctionExposed:
+            "the functions the card's management mode withholds are on the host's bus (a restricted host sees the SoC management interface)"
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
              .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             labFault?.summary ?? ""
@@ -71,6 +74,7 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciMissingFunction: ["pci.functions-present"]
         case .pciVFsNotCreated: ["pci.sriov-enable"]
         case .pciMSIXShortfall: ["pci.msix-vectors"]
+        case .pciManagementFunctionExposed: ["isolation.host-management-function"]
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
              .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             labFault?.breaks ?? []
@@ -188,6 +192,12 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
                 let msix = card.functions[index].msix
             else { throw notApplicable("no function has an MSI-X table of more than one vector") }
             faulty.functions[index].msix = EmulatedMSIX(tableSize: msix.tableSize / 2)
+        case .pciManagementFunctionExposed:
+            guard !card.withheldFunctions.isEmpty else {
+                throw notApplicable("the card's management mode withholds no function from the host")
+            }
+            faulty.functions += card.withheldFunctions
+            faulty.withheldFunctions = []
         case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
             throw notApplicable("a lab fault: the emulated lab applies it, not the PCI tree")

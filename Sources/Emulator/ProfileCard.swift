@@ -4,7 +4,9 @@ import Profiles
 /// The card a profile describes, as the emulator builds it: every profile function
 /// `count` times, PFs at consecutive function numbers from `emulation.pciAddress`
 /// (ARI), each PF's VFs packed after all PFs, the link trained at the profile's
-/// minimum, capabilities as listed, and exactly the profile's minimum TotalVFs.
+/// minimum, capabilities as listed, and exactly the profile's minimum TotalVFs. The
+/// functions the declared management mode keeps from the host are withheld; they take
+/// the function numbers after the shown ones, so exposing them moves nothing else.
 extension EmulatedCard {
     public init(profile: Profile) throws(EmulatorError) {
         guard let emulation = profile.emulation else {
@@ -12,7 +14,10 @@ extension EmulatedCard {
                                       found: "none")
         }
         let start = emulation.pciAddress
-        let specifications = profile.pci.functions.flatMap { Array(repeating: $0, count: $0.count) }
+        let shown = profile.expectedFunctions.flatMap { Array(repeating: $0, count: $0.count) }
+        let withheld = profile.pci.functions.filter { !$0.isPresent(in: profile.managementMode) }
+            .flatMap { Array(repeating: $0, count: $0.count) }
+        let specifications = shown + withheld
         let physicalFunctionCount = specifications.count
         var functions: [EmulatedFunction] = []
         var nextVFSlot = physicalFunctionCount           // function numbers after all PFs
@@ -78,13 +83,16 @@ extension EmulatedCard {
             address: EmulatedPCIAddress(domain: UInt32(start.domain), bus: 0, device: 1, function: 0),
             maxLinkSpeed: firstLink.maxSpeed, maxLinkWidth: firstLink.maxWidth, numaNode: emulation.numaNode,
             iommuGroup: max(0, emulation.iommuGroupBase - 1))
-        self.init(id: profile.id, rootPort: rootPort, functions: functions)
+        self.init(id: profile.id, rootPort: rootPort, functions: Array(functions.prefix(shown.count)),
+                  withheldFunctions: Array(functions.dropFirst(shown.count)))
     }
 
     /// The in-box Linux driver a real card of this vendor and role binds to.
     static func driver(vendor: UInt16, role: Profile.FunctionRole) -> String {
         switch (vendor, role) {
         case (_, .storage): "nvme"
+        // The host's rshim daemon maps BlueField's SoC management interface through VFIO.
+        case (0x15b3, .management): "vfio-pci"
         case (0x15b3, _): "mlx5_core"
         case (0x1dd8, _): "ionic"
         case (0x8086, _): "idpf"

@@ -23,9 +23,12 @@ public struct MulticastEchoResult: Sendable, Hashable, Codable, CustomStringConv
 }
 
 extension Prober {
+    /// How long all-nodes echo listens for replies unless told otherwise.
+    public static let linkNeighbourWindow = Duration.milliseconds(500)
+
     /// Pings the all-nodes group on `interface` and lists every responder during `window`.
     public static func discoverLinkNeighbours(on interface: String, from site: ProbeSite,
-                                              window: Duration = .milliseconds(500)) throws -> MulticastEchoResult {
+                                              window: Duration = linkNeighbourWindow) throws -> MulticastEchoResult {
         try NetworkNamespace.run(in: site) {
             let allNodes = IPAddress(bytes: [0xff, 0x02] + Array(repeating: 0, count: 13) + [1], zone: interface)!
             let responders = try ICMPEcho.exchange(allNodes, timeout: window, collectAll: true).responders
@@ -39,13 +42,14 @@ enum ICMPEcho {
     private static let nextIdentifier = Atomic<UInt16>(UInt16.random(in: 1...UInt16.max))
     private static let payload = Array("dpucert-echo-probe-0123456".utf8)
 
-    static func ping(_ address: IPAddress, timeout: Duration) throws -> Observation {
-        try exchange(address, timeout: timeout, collectAll: false).observation
+    static func ping(_ address: IPAddress, from source: IPAddress?, timeout: Duration) throws -> Observation {
+        try exchange(address, from: source, timeout: timeout, collectAll: false).observation
     }
 
-    /// Sends one echo request and reads replies and errors about it until the first
-    /// reply (or, with `collectAll`, until the timeout, gathering every replier).
-    static func exchange(_ address: IPAddress, timeout: Duration, collectAll: Bool) throws
+    /// Sends one echo request (from `source` when given) and reads replies and errors
+    /// about it until the first reply (or, with `collectAll`, until the timeout,
+    /// gathering every replier).
+    static func exchange(_ address: IPAddress, from source: IPAddress? = nil, timeout: Duration, collectAll: Bool) throws
         -> (observation: Observation, responders: [IPAddress]) {
         let family = address.family
         let identifier = nextIdentifier.add(1, ordering: .relaxed).newValue
@@ -53,6 +57,7 @@ enum ICMPEcho {
         let socket = try Socket(family: family, type: Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
                                 protocol: family == .ipv4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6), label: "icmp echo")
         defer { socket.close() }
+        if let source { try socket.bindSource(source, stream: false) }
         if family == .ipv6 && address.isMulticast {
             try socket.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_MULTICAST_LOOP, value: 0, "IPV6_MULTICAST_LOOP")
             if let zone = address.zone {

@@ -1,7 +1,10 @@
+import Foundation
+
 /// The machines of a DPU test set-up as probes see them: the x86 host, the DPU's Arm
 /// OS, the lab's out-of-band (OOB) management network, the peer at the far end of
-/// the wire and the tenants (VMs owning VFs). The emulated lab fills it in; checks
-/// read it to know what to probe from where, without knowing whether it is emulated.
+/// the wire and the tenants (VMs owning VFs). The emulated lab and a hardware testbed
+/// file fill it in; checks read it to know what to probe from where, without knowing
+/// whether it is emulated.
 public struct LabTopology: Sendable, Hashable, Codable {
     public var name: String
     public var host: LabNode
@@ -16,11 +19,12 @@ public struct LabTopology: Sendable, Hashable, Codable {
     public var agents: [AgentEndpoints]
     /// The file holding the agents' control token.
     public var agentTokenFile: String
-    public var firewall: DPUFirewall
+    /// Nil where the set-up offers no readable DPU firewall counters.
+    public var firewall: DPUFirewall?
 
     public init(name: String, host: LabNode, dpu: LabNode, oob: LabNode, peer: LabNode, tenants: [TenantLink],
                 management: ManagementPlane, dataPlane: DataPlane, hostChannel: HostChannel,
-                agents: [AgentEndpoints], agentTokenFile: String, firewall: DPUFirewall) {
+                agents: [AgentEndpoints], agentTokenFile: String, firewall: DPUFirewall?) {
         self.name = name
         self.host = host
         self.dpu = dpu
@@ -96,6 +100,37 @@ public struct LabInterface: Sendable, Hashable, Codable, CustomStringConvertible
 
     public var description: String {
         "\(name) \(mac) \(isUp ? "up" : "down") " + (addresses.isEmpty ? "no addresses" : addresses.map(\.description).joined(separator: " "))
+    }
+
+    /// The interfaces of `site` (this process's namespace or another on this machine) as
+    /// `ip -j address show` lists them, loopback left out.
+    public static func read(at site: ProbeSite) throws -> [LabInterface] {
+        struct Link: Decodable {
+            struct Address: Decodable {
+                var local: String
+                var prefixlen: Int
+            }
+            var ifname: String
+            var flags: [String]
+            var address: String?
+            var addr_info: [Address]?
+        }
+        let output = try CommandRunner.run(site.commandPrefix + ["ip", "-j", "address", "show"]).standardOutput
+        let links: [Link]
+        do {
+            links = try JSONDecoder().decode([Link].self, from: Data(output.utf8))
+        } catch {
+            throw ProbeError(site: site, "unexpected `ip -j address show` output: \(error)")
+        }
+        return try links.filter { $0.ifname != "lo" }.map { link in
+            let addresses = try (link.addr_info ?? []).map { info in
+                guard let address = IPAddress(info.local).flatMap({ InterfaceAddress(address: $0, prefixLength: info.prefixlen) }) else {
+                    throw ProbeError(site: site, "\(link.ifname) has an address ip prints as \"\(info.local)/\(info.prefixlen)\"")
+                }
+                return address
+            }
+            return LabInterface(name: link.ifname, mac: link.address ?? "", isUp: link.flags.contains("UP"), addresses: addresses)
+        }
     }
 }
 
@@ -231,33 +266,21 @@ public struct AgentEndpoints: Sendable, Hashable, Codable {
     }
 }
 
-/// The DPU's nftables firewall and its named drop counters.
+/// The DPU's nftables firewall and the named drop counters the checks read.
 public struct DPUFirewall: Sendable, Hashable, Codable {
     public var location: FirewallLocation
     /// Packets from the host PF to the DPU itself that were refused.
     public var hostDropCounter: String
-    /// Packets from the uplink (the wire) to the DPU itself that were refused.
-    public var uplinkDropCounter: String
     /// Packets from the data-plane side the DPU was asked to route elsewhere.
     public var forwardDropCounter: String
-    /// Packets refused on the host management channel.
-    public var hostChannelDropCounter: String
-    /// Packets from the OOB side to anything but the management services.
-    public var oobDropCounter: String
 
-    public init(location: FirewallLocation, hostDropCounter: String, uplinkDropCounter: String, forwardDropCounter: String,
-                hostChannelDropCounter: String, oobDropCounter: String) {
+    public init(location: FirewallLocation, hostDropCounter: String, forwardDropCounter: String) {
         self.location = location
         self.hostDropCounter = hostDropCounter
-        self.uplinkDropCounter = uplinkDropCounter
         self.forwardDropCounter = forwardDropCounter
-        self.hostChannelDropCounter = hostChannelDropCounter
-        self.oobDropCounter = oobDropCounter
     }
 
-    public var counterNames: [String] {
-        [hostDropCounter, uplinkDropCounter, forwardDropCounter, hostChannelDropCounter, oobDropCounter]
-    }
+    public var counterNames: [String] { [hostDropCounter, forwardDropCounter] }
 
     public func readCounters() throws -> [String: FirewallCounter] {
         try FirewallCounters.read(location)

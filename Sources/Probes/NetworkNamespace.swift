@@ -3,24 +3,32 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// Where a probe runs from: this process's network namespace or a named one
-/// (`ip netns` name, i.e. /run/netns/NAME).
+/// Where a probe runs from: this process's network namespace, a named one (`ip netns`
+/// name, i.e. /run/netns/NAME), or a dpucert agent reached over its control channel.
 public enum ProbeSite: Sendable, Hashable, Codable, CustomStringConvertible {
     case current
     case namespace(String)
+    /// A `dpucert agent` on another machine (the DPU's OS, the OOB network, the peer);
+    /// only its control channel reaches it, so nothing in this module runs there.
+    case agent(SocketEndpoint)
 
     public var description: String {
         switch self {
         case .current: "this network namespace"
         case .namespace(let name): "netns \(name)"
+        case .agent(let endpoint): "agent \(endpoint)"
         }
     }
 
-    /// The argument prefix that runs a command at this site (`ip netns exec NAME`).
+    /// The argument prefix that runs a command at this site (`ip netns exec NAME`);
+    /// an agent's site has none, since a command started here would run here.
     public var commandPrefix: [String] {
-        switch self {
-        case .current: []
-        case .namespace(let name): ["ip", "netns", "exec", name]
+        get throws(ProbeError) {
+            switch self {
+            case .current: []
+            case .namespace(let name): ["ip", "netns", "exec", name]
+            case .agent: throw .agentSite(self)
+            }
         }
     }
 }
@@ -36,18 +44,28 @@ public struct ProbeError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(site): \(message)" }
+
+    /// The refusal to run anything locally for an agent's site.
+    static func agentSite(_ site: ProbeSite) -> ProbeError {
+        ProbeError(site: site, "probes from an agent go through its control channel (the testbed routes them)")
+    }
 }
 
 /// Runs work inside a network namespace. Network namespaces belong to threads, so
 /// each call gets a fresh thread that enters the namespace with setns(2), runs the
 /// body (sockets created there stay in that namespace) and ends; the caller's thread
-/// never changes namespace.
+/// never changes namespace. An agent's site is refused: it is not on this machine.
 public enum NetworkNamespace {
     public static let directory = "/run/netns"
 
     public static func run<Result: Sendable>(in site: ProbeSite,
                                             _ body: @escaping @Sendable () throws -> Result) throws -> Result {
-        guard case .namespace(let name) = site else { return try body() }
+        let name: String
+        switch site {
+        case .current: return try body()
+        case .namespace(let namespace): name = namespace
+        case .agent: throw ProbeError.agentSite(site)
+        }
         let outcome = Mutex<Swift.Result<Result, any Error>?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let thread = Thread {
@@ -71,6 +89,7 @@ public enum NetworkNamespace {
     /// `concurrency` at a time; results come back in input order.
     public static func runAll<Result: Sendable>(in site: ProbeSite, concurrency: Int,
                                                 _ bodies: [@Sendable () throws -> Result]) throws -> [Result] {
+        if case .agent = site { throw ProbeError.agentSite(site) }
         var results: [Result] = []
         results.reserveCapacity(bodies.count)
         var start = 0

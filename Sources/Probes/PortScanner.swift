@@ -59,20 +59,24 @@ public struct PortScanResult: Sendable, Hashable, Codable, CustomStringConvertib
 }
 
 extension Prober {
-    /// Scans `ports` of `address` with non-blocking connects, `options.window` at a time.
+    /// Scans `ports` of `address` with non-blocking connects, `options.window` at a time,
+    /// each from the source of the address's family in `sources` when there is one.
     /// One scan runs at a time per process: each may hold most of the descriptor limit.
     public static func scanTCP(_ address: IPAddress, ports: ClosedRange<UInt16> = 1...65535, from site: ProbeSite,
-                               options: PortScanOptions = PortScanOptions()) throws -> PortScanResult {
-        try scanLock.withLock { _ throws in try scanTCPLocked(address, ports: ports, from: site, options: options) }
+                               sources: [IPAddress] = [], options: PortScanOptions = PortScanOptions()) throws -> PortScanResult {
+        let source = try SourceAddresses(sources, site: site).source(toward: address)
+        return try scanLock.withLock { _ throws in
+            try scanTCPLocked(address, ports: ports, from: site, source: source, options: options)
+        }
     }
 
     private static let scanLock = Mutex(())
 
     private static func scanTCPLocked(_ address: IPAddress, ports: ClosedRange<UInt16>, from site: ProbeSite,
-                                      options: PortScanOptions) throws -> PortScanResult {
+                                      source: IPAddress?, options: PortScanOptions) throws -> PortScanResult {
         try NetworkNamespace.run(in: site) {
             let started = ContinuousClock.now
-            var scan = try PortScan(address: address, options: options)
+            var scan = try PortScan(address: address, source: source, options: options)
             try scan.run(ports)
             return PortScanResult(site: site, target: address, ports: ports, options: options,
                                   open: scan.open.sorted(), answeredClosed: scan.answeredClosed.sorted(),
@@ -84,6 +88,7 @@ extension Prober {
 
 private struct PortScan {
     let address: IPAddress
+    let source: IPAddress?
     let timeout: Duration
     let window: Int
     var open: [UInt16] = []
@@ -97,8 +102,9 @@ private struct PortScan {
         let deadline: ContinuousClock.Instant
     }
 
-    init(address: IPAddress, options: PortScanOptions) throws {
+    init(address: IPAddress, source: IPAddress?, options: PortScanOptions) throws {
         self.address = address
+        self.source = source
         self.timeout = options.timeout
         self.window = max(1, min(options.window, DescriptorLimit.raise() - 64))
     }
@@ -141,6 +147,7 @@ private struct PortScan {
     private mutating func start(_ port: UInt16) throws -> Attempt? {
         let socket = try Socket(family: address.family,
                                 type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), label: "port scan")
+        if let source { try socket.bindSource(source, stream: true) }
         do {
             if try socket.connect(SocketEndpoint(address, port)) {
                 open.append(port)

@@ -1,6 +1,7 @@
 // Probes: measurement without judgement. Reachability probes (TCP connect, UDP,
 // ICMP/ICMPv6 echo, ARP, NDP, all-nodes echo), a TCP port scanner, listening-socket
-// and nftables-counter readers, all runnable from inside a network namespace; the
+// and nftables-counter readers, all runnable from inside a network namespace and from
+// a chosen source address (an agent's site is reached only through its agent); the
 // typed POSIX socket layer and the process runner they and the Agent build on; and
 // `LabTopology`, the description of host, DPU, OOB network, peer and tenants that
 // checks probe against. Each result says what was probed, from where, with what,
@@ -9,37 +10,85 @@ import Glibc
 
 /// Runs probes from a site. Every entry point measures and classifies; none judges.
 /// Errors thrown are infrastructure failures (namespace missing, socket refused by
-/// the local kernel for lack of privilege), never probe outcomes.
+/// the local kernel for lack of privilege, a source address this site lacks), never
+/// probe outcomes.
+///
+/// `sources` fixes where probes leave from: a TCP, UDP or echo probe to an address
+/// of one family binds to the source of that family, so a multi-homed site probes
+/// from the network it stands for and firewalls on the way see that address. At most
+/// one source per family; without one the kernel's route picks it. Link-layer probes
+/// (ARP, NDP, all-nodes echo) name their interface and ignore sources.
 public enum Prober {
+    /// Probes a site runs at once unless told otherwise.
+    public static let defaultConcurrency = 64
+
     /// Runs one probe from `site`.
-    public static func run(_ request: ProbeRequest, from site: ProbeSite) throws -> ProbeResult {
-        try NetworkNamespace.run(in: site) { try perform(request, site: site) }
+    public static func run(_ request: ProbeRequest, from site: ProbeSite, sources: [IPAddress] = []) throws -> ProbeResult {
+        let sources = try SourceAddresses(sources, site: site)
+        return try NetworkNamespace.run(in: site) { try perform(request, site: site, sources: sources) }
     }
 
     /// Runs probes concurrently from `site` (at most `concurrency` in flight), so a
     /// list of dropped targets costs about one timeout, not one per target.
-    public static func run(_ requests: [ProbeRequest], from site: ProbeSite, concurrency: Int = 64) throws -> [ProbeResult] {
-        try NetworkNamespace.runAll(in: site, concurrency: concurrency, requests.map { request in
-            { @Sendable in try perform(request, site: site) }
+    public static func run(_ requests: [ProbeRequest], from site: ProbeSite, sources: [IPAddress] = [],
+                           concurrency: Int = defaultConcurrency) throws -> [ProbeResult] {
+        let sources = try SourceAddresses(sources, site: site)
+        return try NetworkNamespace.runAll(in: site, concurrency: concurrency, requests.map { request in
+            { @Sendable in try perform(request, site: site, sources: sources) }
         })
+    }
+
+    /// The longest `run(requests, concurrency:)` can take: probes go in batches of
+    /// `concurrency`, each lasting at most its longest timeout (plus the banner read),
+    /// with a second per batch for threads and sockets.
+    public static func longestDuration(of requests: [ProbeRequest], concurrency: Int = defaultConcurrency) -> Duration {
+        let batchSize = max(1, concurrency)
+        return stride(from: 0, to: requests.count, by: batchSize).reduce(Duration.zero) { total, start in
+            let batch = requests[start..<min(requests.count, start + batchSize)]
+            return total + (batch.map(longestDuration(of:)).max() ?? .zero) + .seconds(1)
+        }
+    }
+
+    private static func longestDuration(of request: ProbeRequest) -> Duration {
+        guard case .tcpConnect(_, readsBanner: true) = request.method else { return request.timeout }
+        return request.timeout + TCPProbe.bannerWait
+    }
+
+    /// The probes a UDP sweep of `address` sends: one per port of `targets`.
+    public static func udpSweep(_ address: IPAddress, targets: [UDPProbeTarget] = UDPPayload.standardList,
+                                timeout: Duration = .seconds(1)) -> [ProbeRequest] {
+        targets.map { .udp(SocketEndpoint(address, $0.port), payload: $0.payload, timeout: timeout) }
     }
 
     /// Probes every port of `UDPPayload.standardList` (or `targets`) on `address`.
     public static func sweepUDP(_ address: IPAddress, targets: [UDPProbeTarget] = UDPPayload.standardList,
-                                from site: ProbeSite, timeout: Duration = .seconds(1)) throws -> [ProbeResult] {
-        try run(targets.map { .udp(SocketEndpoint(address, $0.port), payload: $0.payload, timeout: timeout) }, from: site)
+                                from site: ProbeSite, sources: [IPAddress] = [],
+                                timeout: Duration = .seconds(1)) throws -> [ProbeResult] {
+        try run(udpSweep(address, targets: targets, timeout: timeout), from: site, sources: sources)
     }
 
-    static func perform(_ request: ProbeRequest, site: ProbeSite) throws -> ProbeResult {
+    /// Why `sources` cannot serve as probe sources (two addresses of one family), or nil.
+    public static func sourceConflict(in sources: [IPAddress]) -> String? {
+        for (index, source) in sources.enumerated() {
+            if let other = sources[..<index].first(where: { $0.family == source.family }) {
+                return "at most one source address per family, found \(other) and \(source)"
+            }
+        }
+        return nil
+    }
+
+    static func perform(_ request: ProbeRequest, site: ProbeSite, sources: SourceAddresses) throws -> ProbeResult {
         let started = ContinuousClock.now
         let observation: Observation
         switch request.method {
         case .tcpConnect(let endpoint, let readsBanner):
-            observation = try TCPProbe.connect(endpoint, timeout: request.timeout, readsBanner: readsBanner)
+            observation = try TCPProbe.connect(endpoint, from: sources.source(toward: endpoint.address),
+                                               timeout: request.timeout, readsBanner: readsBanner)
         case .udp(let endpoint, let payload):
-            observation = try UDPProbe.exchange(endpoint, payload: payload.bytes, timeout: request.timeout)
+            observation = try UDPProbe.exchange(endpoint, from: sources.source(toward: endpoint.address),
+                                                payload: payload.bytes, timeout: request.timeout)
         case .icmpEcho(let address):
-            observation = try ICMPEcho.ping(address, timeout: request.timeout)
+            observation = try ICMPEcho.ping(address, from: sources.source(toward: address), timeout: request.timeout)
         case .arp(let address, let interface):
             observation = try NeighbourProbe.arp(address, interface: interface, timeout: request.timeout)
         case .ndp(let address, let interface):
@@ -47,6 +96,32 @@ public enum Prober {
         }
         return ProbeResult(request: request, site: site, outcome: observation.outcome, detail: observation.detail,
                            answeredBy: observation.answeredBy, elapsed: started.duration(to: .now))
+    }
+}
+
+/// The source address per family that probes bind to, checked once per call.
+struct SourceAddresses: Sendable {
+    private let addresses: [IPAddress]
+
+    init(_ addresses: [IPAddress], site: ProbeSite) throws(ProbeError) {
+        if let conflict = Prober.sourceConflict(in: addresses) { throw ProbeError(site: site, conflict) }
+        self.addresses = addresses
+    }
+
+    /// The source for probes to `destination`, nil when the kernel is to choose.
+    func source(toward destination: IPAddress) -> IPAddress? {
+        addresses.first { $0.family == destination.family }
+    }
+}
+
+extension Socket {
+    /// Binds the source address of what this socket sends; the kernel picks the port.
+    /// A stream socket leaves that to connect() (IP_BIND_ADDRESS_NO_PORT): a scan's
+    /// thousands of sockets from one address then need distinct connections, not
+    /// distinct ephemeral ports.
+    func bindSource(_ address: IPAddress, stream: Bool) throws(SystemCallError) {
+        if stream { try setOption(level: Int32(IPPROTO_IP), name: IP_BIND_ADDRESS_NO_PORT, value: 1, "IP_BIND_ADDRESS_NO_PORT") }
+        try bind(SocketEndpoint(address, 0))
     }
 }
 

@@ -4,11 +4,13 @@ enum TCPProbe {
     /// How long an open connection is read for a greeting.
     static let bannerWait = Duration.milliseconds(500)
 
-    static func connect(_ endpoint: SocketEndpoint, timeout: Duration, readsBanner: Bool) throws -> Observation {
+    static func connect(_ endpoint: SocketEndpoint, from source: IPAddress?, timeout: Duration,
+                        readsBanner: Bool) throws -> Observation {
         let socket = try Socket(family: endpoint.address.family, type: Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
                                 label: "tcp probe")
         defer { socket.close() }
         try socket.enableErrorQueue(family: endpoint.address.family)
+        if let source { try socket.bindSource(source, stream: true) }
         do {
             if try !socket.connect(endpoint), try !socket.waitWritable(timeout: timeout) {
                 return .dropped(timeout)
@@ -37,11 +39,13 @@ enum TCPProbe {
 }
 
 enum UDPProbe {
-    static func exchange(_ endpoint: SocketEndpoint, payload: [UInt8], timeout: Duration) throws -> Observation {
+    static func exchange(_ endpoint: SocketEndpoint, from source: IPAddress?, payload: [UInt8],
+                         timeout: Duration) throws -> Observation {
         let socket = try Socket(family: endpoint.address.family, type: Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
                                 label: "udp probe")
         defer { socket.close() }
         try socket.enableErrorQueue(family: endpoint.address.family)
+        if let source { try socket.bindSource(source, stream: false) }
         do {
             _ = try socket.connect(endpoint)
             try socket.send(payload)

@@ -13,6 +13,9 @@ public struct Profile: Sendable, Hashable, Codable {
     public let formFactor: String
     public let ports: [Port]
     public let firmware: Firmware?
+    /// The management mode the card is certified in: it decides which functions with a
+    /// `presentIn` list the host sees. Given exactly when some function has one.
+    public let managementMode: ManagementMode?
     public let pci: PCI
     public let network: NetworkRequirements?
     public let storage: StorageRequirements?
@@ -23,6 +26,18 @@ public struct Profile: Sendable, Hashable, Codable {
     /// The function with this role; roles are unique within a profile.
     public func function(role: FunctionRole) -> PCIFunction? {
         pci.functions.first { $0.role == role }
+    }
+
+    /// The functions the host must see with the card in its declared management mode, in
+    /// profile order: what the PCI checks match, count and judge.
+    public var expectedFunctions: [PCIFunction] {
+        pci.functions.filter { $0.isPresent(in: managementMode) }
+    }
+
+    /// The functions whose presence the management mode decides, present or not in the
+    /// declared mode, in profile order.
+    public var modeDependentFunctions: [PCIFunction] {
+        pci.functions.filter { $0.presentIn != nil }
     }
 
     /// The sum of all port speeds: no throughput requirement may exceed it.
@@ -57,6 +72,16 @@ extension Profile {
         public let functions: [PCIFunction]
     }
 
+    /// How far the card lets the host manage it. It decides whether the host sees the card's
+    /// management function (BlueField's SoC management interface, RShim) and may use the
+    /// management channel behind it.
+    public enum ManagementMode: String, Sendable, Hashable, CaseIterable, Codable {
+        /// Zero-trust host: the host may not manage the card.
+        case restricted
+        /// The host may manage the card.
+        case privileged
+    }
+
     public enum FunctionRole: String, Sendable, Hashable, CaseIterable, Codable {
         case network
         case storage
@@ -79,6 +104,16 @@ extension Profile {
         public let msix: MSIXRequirement?
         public let acs: ACSRequirement?
         public let sriov: SRIOVRequirement?
+        /// The management modes in which the host sees the function; nil: in every mode.
+        /// Unique, in profile order, never every mode.
+        public let presentIn: [ManagementMode]?
+
+        /// Whether the host sees the function when the card is in `mode` (no mode: only
+        /// the functions present in every mode).
+        public func isPresent(in mode: ManagementMode?) -> Bool {
+            guard let presentIn else { return true }
+            return mode.map(presentIn.contains) ?? false
+        }
     }
 
     /// Identifies the functions of one kind. Subsystem IDs are either both given or both absent;
@@ -209,14 +244,8 @@ extension Profile {
     /// A host-side channel into the DPU's OS (BlueField's `tmfifo_net0` over RShim).
     public struct HostManagementChannel: Sendable, Hashable, Codable {
         public let interface: String
-        public let mode: HostManagementChannelMode
-    }
-
-    public enum HostManagementChannelMode: String, Sendable, Hashable, CaseIterable, Codable {
-        /// The channel must be closed to the host (zero-trust host).
-        case restricted
-        /// The host may use the channel.
-        case privileged
+        /// `restricted`: the channel must be closed to the host; `privileged`: the host may use it.
+        public let mode: ManagementMode
     }
 
     /// How to emulate the card when no hardware is present.

@@ -6,13 +6,15 @@ struct PCIFacts {
     let roles: Set<Profile.FunctionRole>
     /// The SR-IOV function with the fewest required VFs, if any function has SR-IOV.
     let smallestSRIOV: (name: String, minTotalVFs: Int)?
+    /// The functions whose presence the management mode decides (`presentIn`), by name.
+    let modeDependent: [String]
 }
 
 struct ProfileSchema {
     let yaml: YAMLReader
 
     static let topLevelKeys = [
-        "schemaVersion", "id", "vendor", "model", "formFactor", "ports", "firmware", "pci",
+        "schemaVersion", "id", "vendor", "model", "formFactor", "ports", "firmware", "managementMode", "pci",
         "network", "storage", "rdma", "isolation", "emulation",
     ]
 
@@ -25,8 +27,12 @@ struct ProfileSchema {
         let formFactor = fields.required("formFactor").flatMap { yaml.text($0) }
         let ports = fields.required("ports").flatMap(self.ports)
         let firmware = optional(fields.optional("firmware"), self.firmware)
+        let managementMode = optional(fields.optional("managementMode")) {
+            yaml.choice($0, Profile.ManagementMode.self)
+        }
         let pciSection = fields.required("pci").flatMap(pci)
         let facts = pciSection?.facts
+        let modeDeclared = managementModeDeclared(managementMode, in: fields, root: root, facts: facts)
         let totalPortSpeed = ports?.totalSpeedGbps
         let network = optional(fields.optional("network")) {
             self.network($0, facts: facts, totalPortSpeedGbps: totalPortSpeed)
@@ -35,17 +41,41 @@ struct ProfileSchema {
         let rdma = optional(fields.optional("rdma")) {
             self.rdma($0, facts: facts, totalPortSpeedGbps: totalPortSpeed)
         }
-        let isolation = optional(fields.optional("isolation"), self.isolation)
+        let isolation = optional(fields.optional("isolation")) { self.isolation($0, managementMode: managementMode) }
         let emulation = optional(fields.optional("emulation")) {
             self.emulation($0, facts: facts, isolation: isolation)
         }
         guard let schemaVersion, let id, let vendor, let model, let formFactor, let ports, let firmware,
-              let pciSection, let network, let storage, let rdma, let isolation, let emulation
+              let managementMode, modeDeclared, let pciSection, let network, let storage, let rdma, let isolation,
+              let emulation
         else { return nil }
         return Profile(
             schemaVersion: schemaVersion, id: id, vendor: vendor, model: model, formFactor: formFactor,
-            ports: ports, firmware: firmware, pci: pciSection.pci, network: network, storage: storage,
-            rdma: rdma, isolation: isolation, emulation: emulation)
+            ports: ports, firmware: firmware, managementMode: managementMode, pci: pciSection.pci, network: network,
+            storage: storage, rdma: rdma, isolation: isolation, emulation: emulation)
+    }
+
+    /// `managementMode` is given exactly when some function's presence depends on it.
+    private func managementModeDeclared(
+        _ mode: Profile.ManagementMode??, in fields: YAMLFields, root: YAMLValue, facts: PCIFacts?
+    ) -> Bool {
+        guard let facts, case .some(let mode) = mode else { return true }
+        switch (mode, facts.modeDependent.first, fields.optional("managementMode")) {
+        case (nil, let function?, _):
+            yaml.report(
+                "missing required key 'managementMode': function '\(function)' lists presentIn, "
+                    + "so the card's management mode decides whether the host sees it",
+                at: root)
+            return false
+        case (_?, nil, let value?):
+            yaml.report(
+                "no function in pci.functions lists presentIn, so the management mode decides nothing; "
+                    + "leave managementMode out",
+                at: value)
+            return false
+        default:
+            return true
+        }
     }
 
     // MARK: Identity
@@ -138,15 +168,27 @@ struct ProfileSchema {
             functions.append(function)
         }
         guard complete else { return nil }
+        // A function present in every mode is what tells a run that the card is on the bus at all.
+        guard functions.contains(where: { $0.presentIn == nil }) else {
+            yaml.report(
+                "every function lists presentIn; at least one must be present in every management mode, "
+                    + "so that a run can tell the card is on the bus",
+                at: functionsValue)
+            return nil
+        }
         let smallestSRIOV = functions
             .compactMap { function in function.sriov.map { (name: function.name, minTotalVFs: $0.minTotalVFs) } }
             .min { $0.minTotalVFs < $1.minTotalVFs }
-        let facts = PCIFacts(roles: Set(functions.map(\.role)), smallestSRIOV: smallestSRIOV)
+        let facts = PCIFacts(
+            roles: Set(functions.map(\.role)), smallestSRIOV: smallestSRIOV,
+            modeDependent: functions.filter { $0.presentIn != nil }.map(\.name))
         return (Profile.PCI(functions: functions), facts)
     }
 
     private func pciFunction(_ value: YAMLValue) -> (Profile.PCIFunction, YAMLFields)? {
-        let keys = ["name", "role", "match", "count", "classCode", "link", "capabilities", "msix", "acs", "sriov"]
+        let keys = [
+            "name", "role", "match", "count", "classCode", "link", "capabilities", "msix", "acs", "sriov", "presentIn",
+        ]
         guard let fields = yaml.fields(of: value, allowed: keys) else { return nil }
         let name = fields.required("name").flatMap { yaml.dashedName($0) }
         let role = fields.required("role").flatMap { yaml.choice($0, Profile.FunctionRole.self) }
@@ -160,6 +202,7 @@ struct ProfileSchema {
         let msix = optional(fields.optional("msix"), msixRequirement)
         let acs = optional(fields.optional("acs"), acsRequirement)
         let sriov = optional(fields.optional("sriov"), sriovRequirement)
+        let presentIn = optional(fields.optional("presentIn"), managementModes)
         var consistent = true
         if let capabilities {
             let sections: [(key: String, capability: Profile.Capability)] = [
@@ -173,12 +216,27 @@ struct ProfileSchema {
             }
         }
         guard consistent, let name, let role, let match, let count, let classCode, let link, let capabilities,
-              let msix, let acs, let sriov
+              let msix, let acs, let sriov, let presentIn
         else { return nil }
         let function = Profile.PCIFunction(
             name: name, role: role, match: match, count: count, classCode: classCode, link: link,
-            capabilities: capabilities, msix: msix, acs: acs, sriov: sriov)
+            capabilities: capabilities, msix: msix, acs: acs, sriov: sriov, presentIn: presentIn)
         return (function, fields)
+    }
+
+    /// The management modes a function is present in: some of them, not all.
+    private func managementModes(_ value: YAMLValue) -> [Profile.ManagementMode]? {
+        guard let modes = yaml.elements(
+            of: value, nonEmpty: true, read: { yaml.choice($0, Profile.ManagementMode.self) }, identity: { $0 },
+            duplicate: { "duplicate management mode '\($0.rawValue)'" })
+        else { return nil }
+        guard modes.count < Profile.ManagementMode.allCases.count else {
+            yaml.report(
+                "lists every management mode, so the function is present in all of them; leave presentIn out",
+                at: value)
+            return nil
+        }
+        return modes
     }
 
     private func deviceMatch(_ value: YAMLValue) -> Profile.DeviceMatch? {
@@ -390,7 +448,7 @@ struct ProfileSchema {
 
     // MARK: Isolation
 
-    private func isolation(_ value: YAMLValue) -> Profile.Isolation? {
+    private func isolation(_ value: YAMLValue, managementMode: Profile.ManagementMode??) -> Profile.Isolation? {
         let keys = ["management", "allowlist", "hostManagementChannel"]
         guard let fields = yaml.fields(of: value, allowed: keys) else { return nil }
         let management = fields.required("management").flatMap(managementPlane)
@@ -399,7 +457,9 @@ struct ProfileSchema {
                 of: $0, read: allowedService, identity: { ServiceKey(transport: $0.transport, port: $0.port) },
                 duplicate: { "duplicate allowlist entry for \($0.transport.rawValue) port \($0.port)" })
         }
-        let channel = optional(fields.optional("hostManagementChannel"), hostManagementChannel)
+        let channel = optional(fields.optional("hostManagementChannel")) {
+            hostManagementChannel($0, managementMode: managementMode)
+        }
         guard let management, let allowlist, let channel else { return nil }
         return Profile.Isolation(management: management, allowlist: allowlist, hostManagementChannel: channel)
     }
@@ -487,11 +547,21 @@ struct ProfileSchema {
         return Profile.AllowedService(transport: transport, port: port, name: name)
     }
 
-    private func hostManagementChannel(_ value: YAMLValue) -> Profile.HostManagementChannel? {
+    /// The channel is open to the host exactly when the card's management mode lets the host
+    /// manage it, so where the profile declares that mode the channel must agree with it.
+    private func hostManagementChannel(
+        _ value: YAMLValue, managementMode: Profile.ManagementMode??
+    ) -> Profile.HostManagementChannel? {
         guard let fields = yaml.fields(of: value, allowed: ["interface", "mode"]) else { return nil }
         let interface = fields.required("interface").flatMap(interfaceName)
-        let mode = fields.required("mode").flatMap { yaml.choice($0, Profile.HostManagementChannelMode.self) }
-        guard let interface, let mode else { return nil }
+        let modeValue = fields.required("mode")
+        let mode = modeValue.flatMap { yaml.choice($0, Profile.ManagementMode.self) }
+        guard let interface, let mode, let modeValue else { return nil }
+        if case .some(.some(let declared)) = managementMode, mode != declared {
+            yaml.report(
+                "mode '\(mode.rawValue)' contradicts the card's managementMode '\(declared.rawValue)'", at: modeValue)
+            return nil
+        }
         return Profile.HostManagementChannel(interface: interface, mode: mode)
     }
 

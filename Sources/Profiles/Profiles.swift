@@ -11,24 +11,37 @@ public enum ProfileLoader {
     public static let maximumFileSize = 1 << 20
 
     public static func load(path: String) throws(ProfileError) -> Profile {
-        let yaml = try readText(path: path)
+        let yaml = try readText(path: path, kind: "profile")
         return try load(yaml: yaml, file: path)
     }
 
     /// `file` is only used to label diagnostics.
     public static func load(yaml: String, file: String) throws(ProfileError) -> Profile {
-        let log = DiagnosticLog(file: file)
-        let profile = root(of: yaml, log: log).flatMap {
-            ProfileSchema(yaml: YAMLReader(log: log)).profile(from: YAMLValue(node: $0, path: .root))
+        try document(yaml: yaml, file: file, kind: "profile") { reader, root in
+            ProfileSchema(yaml: reader).profile(from: root)
         }
-        guard let profile, log.diagnostics.isEmpty else {
+    }
+
+    /// Reads another YAML document of the project (a testbed file) from `path` with the
+    /// same rules and located diagnostics as a profile: `read` builds it from the root,
+    /// reporting every problem through the reader.
+    package static func document<Document>(path: String, kind: String,
+                                           read: (YAMLReader, YAMLValue) -> Document?) throws(ProfileError) -> Document {
+        try document(yaml: readText(path: path, kind: kind), file: path, kind: kind, read: read)
+    }
+
+    package static func document<Document>(yaml: String, file: String, kind: String,
+                                           read: (YAMLReader, YAMLValue) -> Document?) throws(ProfileError) -> Document {
+        let log = DiagnosticLog(file: file)
+        let document = root(of: yaml, kind: kind, log: log).flatMap { read(YAMLReader(log: log), YAMLValue(node: $0, path: .root)) }
+        guard let document, log.diagnostics.isEmpty else {
             if log.diagnostics.isEmpty {
-                // Unreachable by construction; kept so that a gap can never pass as a valid profile.
-                log.report("the profile could not be read completely", line: 0, column: 0, path: .root)
+                // Unreachable by construction; kept so that a gap can never pass as a valid document.
+                log.report("the \(kind) could not be read completely", line: 0, column: 0, path: .root)
             }
             throw ProfileError(diagnostics: log.sortedDiagnostics)
         }
-        return profile
+        return document
     }
 
     /// What `dpucert profile validate FILE...` prints: every diagnostic of every file, in
@@ -46,7 +59,7 @@ public enum ProfileLoader {
 
     // MARK: Below the schema
 
-    private static func readText(path: String) throws(ProfileError) -> String {
+    private static func readText(path: String, kind: String) throws(ProfileError) -> String {
         func failure(_ message: String) -> ProfileError {
             ProfileError(
                 diagnostics: [ProfileDiagnostic(file: path, line: 0, column: 0, keyPath: "", message: message)])
@@ -56,7 +69,7 @@ public enum ProfileLoader {
             throw failure("no such file")
         }
         guard !isDirectory.boolValue else {
-            throw failure("is a directory, expected a profile YAML file")
+            throw failure("is a directory, expected a \(kind) YAML file")
         }
         let data: Data
         do {
@@ -67,7 +80,7 @@ public enum ProfileLoader {
             throw failure("cannot read the file: \(error.localizedDescription)")
         }
         guard data.count <= maximumFileSize else {
-            throw failure("larger than \(maximumFileSize) bytes; a profile is a page of YAML")
+            throw failure("larger than \(maximumFileSize) bytes; a \(kind) is a page of YAML")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw failure("not UTF-8 text")
@@ -76,7 +89,7 @@ public enum ProfileLoader {
     }
 
     /// The document's root node, or nil with the YAML error reported at its line and column.
-    private static func root(of yaml: String, log: DiagnosticLog) -> Node? {
+    private static func root(of yaml: String, kind: String, log: DiagnosticLog) -> Node? {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -88,7 +101,7 @@ public enum ProfileLoader {
             return nil
         }
         guard let node else {
-            log.report("the file holds no YAML document; expected a profile", line: 0, column: 0, path: .root)
+            log.report("the file holds no YAML document; expected a \(kind)", line: 0, column: 0, path: .root)
             return nil
         }
         return node

@@ -4,11 +4,15 @@
 extension Profile {
     /// Key paths of the requirements, in profile order. PCI functions are named by their
     /// `name` (`pci.functions[network-pf].link`); thresholds by their key
-    /// (`network.minTcpThroughputGbps`).
+    /// (`network.minTcpThroughputGbps`). A function whose presence the management mode
+    /// decides has its `presentIn` listed; its other requirements only when the declared
+    /// mode shows it to the host.
     public var requirementPaths: [String] {
         var paths: [String] = []
         if firmware != nil { paths.append("firmware.minVersion") }
         for function in pci.functions {
+            if function.presentIn != nil { paths.append(RequirementPath.function(function, "presentIn")) }
+            guard function.isPresent(in: managementMode) else { continue }
             paths.append(RequirementPath.function(function))
             if function.link != nil { paths.append(RequirementPath.function(function, "link")) }
             if function.msix != nil { paths.append(RequirementPath.function(function, "msix")) }

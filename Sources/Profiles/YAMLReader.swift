@@ -6,40 +6,40 @@
 import Yams
 
 /// Where a value sits in the profile, rendered as `pci.functions[0].sriov`.
-struct YAMLPath: CustomStringConvertible {
-    let description: String
+package struct YAMLPath: CustomStringConvertible {
+    package let description: String
 
-    static let root = YAMLPath(description: "")
+    package static let root = YAMLPath(description: "")
 
-    func key(_ name: String) -> YAMLPath {
+    package func key(_ name: String) -> YAMLPath {
         YAMLPath(description: description.isEmpty ? name : "\(description).\(name)")
     }
 
-    func index(_ position: Int) -> YAMLPath {
+    package func index(_ position: Int) -> YAMLPath {
         YAMLPath(description: "\(description)[\(position)]")
     }
 }
 
 /// Collects the diagnostics of one file.
-final class DiagnosticLog {
-    let file: String
-    private(set) var diagnostics: [ProfileDiagnostic] = []
+package final class DiagnosticLog {
+    package let file: String
+    package private(set) var diagnostics: [ProfileDiagnostic] = []
 
-    init(file: String) {
+    package init(file: String) {
         self.file = file
     }
 
-    func report(_ message: String, line: Int, column: Int, path: YAMLPath) {
+    package func report(_ message: String, line: Int, column: Int, path: YAMLPath) {
         diagnostics.append(
             ProfileDiagnostic(file: file, line: line, column: column, keyPath: path.description, message: message))
     }
 
-    func report(_ message: String, at mark: Mark?, path: YAMLPath) {
+    package func report(_ message: String, at mark: Mark?, path: YAMLPath) {
         report(message, line: mark?.line ?? 0, column: mark?.column ?? 0, path: path)
     }
 
     /// File order; the order of discovery breaks ties.
-    var sortedDiagnostics: [ProfileDiagnostic] {
+    package var sortedDiagnostics: [ProfileDiagnostic] {
         diagnostics.enumerated()
             .sorted {
                 ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
@@ -49,28 +49,28 @@ final class DiagnosticLog {
 }
 
 /// A node together with its place in the profile.
-struct YAMLValue {
-    let node: Node
-    let path: YAMLPath
+package struct YAMLValue {
+    package let node: Node
+    package let path: YAMLPath
 
-    var mark: Mark? { node.mark }
+    package var mark: Mark? { node.mark }
 }
 
 /// The keys of one mapping, after unknown keys have been reported.
-struct YAMLFields {
-    let path: YAMLPath
-    let mark: Mark?
+package struct YAMLFields {
+    package let path: YAMLPath
+    package let mark: Mark?
     private let values: [String: YAMLValue]
     private let log: DiagnosticLog
 
-    init(path: YAMLPath, mark: Mark?, values: [String: YAMLValue], log: DiagnosticLog) {
+    package init(path: YAMLPath, mark: Mark?, values: [String: YAMLValue], log: DiagnosticLog) {
         self.path = path
         self.mark = mark
         self.values = values
         self.log = log
     }
 
-    func required(_ key: String) -> YAMLValue? {
+    package func required(_ key: String) -> YAMLValue? {
         if let value = values[key] {
             return value
         }
@@ -78,18 +78,18 @@ struct YAMLFields {
         return nil
     }
 
-    func optional(_ key: String) -> YAMLValue? {
+    package func optional(_ key: String) -> YAMLValue? {
         values[key]
     }
 }
 
 /// How a scalar was written, which decides what it may stand for.
-enum ScalarText {
+package enum ScalarText {
     case null
     case plain(String)
     case quoted(String)
 
-    init?(_ node: Node) {
+    package init?(_ node: Node) {
         guard case .scalar(let scalar) = node else { return nil }
         switch scalar.style {
         case .plain, .any:
@@ -99,7 +99,7 @@ enum ScalarText {
         }
     }
 
-    var text: String? {
+    package var text: String? {
         switch self {
         case .null: nil
         case .plain(let text), .quoted(let text): text
@@ -107,21 +107,21 @@ enum ScalarText {
     }
 }
 
-struct YAMLReader {
-    let log: DiagnosticLog
+package struct YAMLReader {
+    package let log: DiagnosticLog
 
-    func report(_ message: String, at value: YAMLValue) {
+    package func report(_ message: String, at value: YAMLValue) {
         log.report(message, at: value.mark, path: value.path)
     }
 
-    func reportMismatch(expected expectation: String, at value: YAMLValue) {
+    package func reportMismatch(expected expectation: String, at value: YAMLValue) {
         report("expected \(expectation), found \(describe(value.node))", at: value)
     }
 
     // MARK: Structure
 
     /// The mapping's keys; keys outside `allowed` are reported (with a suggestion when one is close).
-    func fields(of value: YAMLValue, allowed: [String]) -> YAMLFields? {
+    package func fields(of value: YAMLValue, allowed: [String]) -> YAMLFields? {
         guard case .mapping(let mapping) = value.node else {
             reportMismatch(expected: "a mapping with keys \(allowed.joined(separator: ", "))", at: value)
             return nil
@@ -142,7 +142,7 @@ struct YAMLReader {
     }
 
     /// The list's elements; an empty list is reported when `nonEmpty`.
-    func list(_ value: YAMLValue, nonEmpty: Bool = false) -> [YAMLValue]? {
+    package func list(_ value: YAMLValue, nonEmpty: Bool = false) -> [YAMLValue]? {
         guard case .sequence(let sequence) = value.node else {
             reportMismatch(expected: "a list", at: value)
             return nil
@@ -156,7 +156,7 @@ struct YAMLReader {
 
     /// Reads every element; nil when any element failed (each failure is already reported).
     /// A later element with the same `identity` as an earlier one is reported as a duplicate.
-    func elements<Element, Identity: Hashable>(
+    package func elements<Element, Identity: Hashable>(
         of value: YAMLValue, nonEmpty: Bool = false,
         read: (YAMLValue) -> Element?, identity: (Element) -> Identity, duplicate: (Element) -> String
     ) -> [Element]? {
@@ -181,7 +181,7 @@ struct YAMLReader {
 
     // MARK: Scalars
 
-    func integer(_ value: YAMLValue, in range: ClosedRange<Int>, note: String? = nil) -> Int? {
+    package func integer(_ value: YAMLValue, in range: ClosedRange<Int>, note: String? = nil) -> Int? {
         let expectation = "an integer \(range.lowerBound)...\(range.upperBound)" + (note.map { " (\($0))" } ?? "")
         guard case .plain(let text)? = ScalarText(value.node), isIntegerText(text) else {
             reportMismatch(expected: expectation, at: value)
@@ -195,7 +195,7 @@ struct YAMLReader {
     }
 
     /// An integer from a fixed set, e.g. link widths.
-    func integer(_ value: YAMLValue, oneOf allowed: [Int], unit: String) -> Int? {
+    package func integer(_ value: YAMLValue, oneOf allowed: [Int], unit: String) -> Int? {
         let expectation = "one of \(listing(allowed.map(String.init))) \(unit)"
         guard case .plain(let text)? = ScalarText(value.node), isIntegerText(text) else {
             reportMismatch(expected: expectation, at: value)
@@ -209,7 +209,7 @@ struct YAMLReader {
     }
 
     /// A finite decimal number (`16`, `2.5`, `1e3`).
-    func number(_ value: YAMLValue, expectation: String = "a number") -> Double? {
+    package func number(_ value: YAMLValue, expectation: String = "a number") -> Double? {
         guard case .plain(let text)? = ScalarText(value.node), let number = decimalNumber(text) else {
             reportMismatch(expected: expectation, at: value)
             return nil
@@ -218,7 +218,7 @@ struct YAMLReader {
     }
 
     /// A threshold: a finite number greater than 0.
-    func positiveNumber(_ value: YAMLValue) -> Double? {
+    package func positiveNumber(_ value: YAMLValue) -> Double? {
         let expectation = "a number greater than 0"
         guard let number = number(value, expectation: expectation) else { return nil }
         guard number > 0 else {
@@ -229,7 +229,7 @@ struct YAMLReader {
     }
 
     /// Any non-empty single-line scalar, quoted or not.
-    func text(_ value: YAMLValue, maxLength: Int = 200) -> String? {
+    package func text(_ value: YAMLValue, maxLength: Int = 200) -> String? {
         guard let text = ScalarText(value.node)?.text, !text.trimmingWhitespace.isEmpty else {
             reportMismatch(expected: "a non-empty text", at: value)
             return nil
@@ -242,7 +242,7 @@ struct YAMLReader {
     }
 
     /// A name made of `a-z`, `0-9` and dashes, starting and ending with a letter or digit.
-    func dashedName(_ value: YAMLValue, maxLength: Int = 64) -> String? {
+    package func dashedName(_ value: YAMLValue, maxLength: Int = 64) -> String? {
         guard let text = text(value, maxLength: maxLength) else { return nil }
         let words = text.split(separator: "-", omittingEmptySubsequences: false)
         guard words.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCIIDigit || ("a"..."z").contains($0) } })
@@ -255,7 +255,7 @@ struct YAMLReader {
         return text
     }
 
-    func boolean(_ value: YAMLValue) -> Bool? {
+    package func boolean(_ value: YAMLValue) -> Bool? {
         switch ScalarText(value.node) {
         case .plain("true")?, .plain("True")?, .plain("TRUE")?: return true
         case .plain("false")?, .plain("False")?, .plain("FALSE")?: return false
@@ -266,7 +266,7 @@ struct YAMLReader {
     }
 
     /// One of an enumeration's raw values, with a suggestion for near misses.
-    func choice<Choice: RawRepresentable & CaseIterable>(_ value: YAMLValue, _ type: Choice.Type) -> Choice?
+    package func choice<Choice: RawRepresentable & CaseIterable>(_ value: YAMLValue, _ type: Choice.Type) -> Choice?
     where Choice.RawValue == String {
         let names = Choice.allCases.map(\.rawValue)
         let expectation = "one of \(listing(names))"
@@ -286,7 +286,7 @@ struct YAMLReader {
     }
 
     /// A value parsed from a scalar's text by `parse` (hex IDs, addresses, versions).
-    func parsed<Parsed>(_ value: YAMLValue, expectation: String, parse: (String) -> Parsed?) -> Parsed? {
+    package func parsed<Parsed>(_ value: YAMLValue, expectation: String, parse: (String) -> Parsed?) -> Parsed? {
         guard let text = ScalarText(value.node)?.text, let parsed = parse(text) else {
             reportMismatch(expected: expectation, at: value)
             return nil
@@ -296,7 +296,7 @@ struct YAMLReader {
 
     // MARK: Wording
 
-    func describe(_ node: Node) -> String {
+    package func describe(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"

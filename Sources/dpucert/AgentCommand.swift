@@ -22,6 +22,11 @@ struct AgentCommand: ParsableCommand {
             help: "Management service to emulate, KIND@ADDR:PORT with KIND one of ssh, http, rmcp, tcp, udp (repeatable).")
     var serve: [String] = []
 
+    @Option(name: .customLong("probe-source"),
+            help: ArgumentHelp("Address the agent's probes leave from: on a multi-homed machine, the network it stands for "
+                               + "(repeatable, at most one per address family).", valueName: "ADDR"))
+    var probeSource: [String] = []
+
     func validate() throws {
         if listen.isEmpty { throw ValidationError("give at least one --listen ADDR:PORT") }
         for text in listen where SocketEndpoint(text) == nil {
@@ -30,11 +35,18 @@ struct AgentCommand: ParsableCommand {
         for text in serve where ManagementService(text) == nil {
             throw ValidationError("--serve: expected KIND@ADDR:PORT (KIND: ssh, http, rmcp, tcp, udp), found \"\(text)\"")
         }
+        for text in probeSource where IPAddress(text) == nil {
+            throw ValidationError("--probe-source: expected an IPv4 or IPv6 address, found \"\(text)\"")
+        }
+        if let conflict = Prober.sourceConflict(in: probeSource.compactMap(IPAddress.init)) {
+            throw ValidationError("--probe-source: \(conflict)")
+        }
     }
 
     func run() throws {
         let configuration = AgentConfiguration(controlEndpoints: listen.compactMap(SocketEndpoint.init),
-                                               tokenFile: tokenFile, services: serve.compactMap(ManagementService.init))
+                                               tokenFile: tokenFile, services: serve.compactMap(ManagementService.init),
+                                               probeSources: probeSource.compactMap(IPAddress.init))
         do {
             try AgentServer.run(configuration: configuration)
         } catch let error as AgentError {

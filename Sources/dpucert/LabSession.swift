@@ -10,7 +10,7 @@ import Profiles
 struct LabSession {
     let lab: Lab?
     let ownsLab: Bool
-    let environment: IsolationEnvironment
+    let environment: TestbedEnvironment
     let logger: Logger
 
     var name: String? { lab?.name }
@@ -24,19 +24,19 @@ struct LabSession {
             }
             self.lab = lab
             ownsLab = false
-            environment = IsolationEnvironment(topology: lab.topology)
+            environment = TestbedEnvironment(LabTestbed(lab))
             return
         }
         ownsLab = true
         guard wanted, profile.isolation != nil else {
             lab = nil
-            environment = IsolationEnvironment(unavailable: profile.isolation == nil
+            environment = TestbedEnvironment(unavailable: profile.isolation == nil
                 ? "the profile has no isolation section" : "no isolation check selected")
             return
         }
         if let reason = NetworkNamespace.creationUnavailableReason() {
             lab = nil
-            environment = IsolationEnvironment(unavailable: "network namespaces cannot be created here: \(reason)")
+            environment = TestbedEnvironment(unavailable: "network namespaces cannot be created here: \(reason)")
             return
         }
         let removed = try Lab.removeLeftovers()
@@ -44,12 +44,12 @@ struct LabSession {
         let name = "dc" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
         guard let spec = LabSpec(profile: profile, name: name, agent: AgentLauncher.thisExecutable) else {
             lab = nil
-            environment = IsolationEnvironment(unavailable: "the profile's emulation section names no lab addresses")
+            environment = TestbedEnvironment(unavailable: "the profile's emulation section names no lab addresses")
             return
         }
         let lab = try Lab.up(spec, faults: faults)
         self.lab = lab
-        environment = IsolationEnvironment(topology: lab.topology)
+        environment = TestbedEnvironment(LabTestbed(lab))
     }
 
     /// Takes down a lab this run built; a standing lab (`--lab`) stays.

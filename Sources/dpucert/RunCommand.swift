@@ -29,6 +29,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Use an emulated lab made by `emulate up` and leave it standing.")
     var lab: String?
 
+    @Option(help: "A hardware testbed file (testbeds/*.yaml): where the DPU's agents and management plane are. Implies --hardware.")
+    var testbed: String?
+
     @Option(help: "Run only checks whose id matches this shell pattern (repeatable).")
     var only: [String] = []
 
@@ -61,6 +64,9 @@ struct RunCommand: ParsableCommand {
         if quiet && verbose { throw ValidationError("--quiet and --verbose are alternatives") }
         if hardware && !fault.isEmpty { throw ValidationError("faults can only be injected into an emulated run") }
         if hardware && lab != nil { throw ValidationError("--lab names an emulated lab; it cannot be combined with --hardware") }
+        if testbed != nil && (emulated || lab != nil || !fault.isEmpty) {
+            throw ValidationError("--testbed describes real hardware; it cannot be combined with --emulated, --lab or --fault")
+        }
     }
 
     func run() throws {

@@ -9,6 +9,7 @@ import Logging
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// The composition root of `dpucert run`: decides hardware or emulation, builds the
 /// backends the checks use, runs the plan, writes the reports and tears down what it
@@ -24,7 +25,7 @@ struct RunSession {
         var mode: RunMode
         var bus: any PCIBus
         var sriovControl: (any SRIOVControl)?
-        var isolation: IsolationEnvironment
+        var testbed: TestbedEnvironment
         var teardown: () -> Void
     }
 
@@ -48,7 +49,7 @@ struct RunSession {
         let context = TestContext(
             profile: profile,
             pci: PCIEnvironment(bus: backend.bus, sriovControl: backend.sriovControl, baseline: baseline),
-            isolation: backend.isolation,
+            testbed: backend.testbed,
             cancellation: cancellation)
         logger.debug("baseline inventory: \(baseline.functions.count) functions from \(backend.bus.source)")
         let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
@@ -71,10 +72,11 @@ struct RunSession {
         let faults = try FaultSelection(names: arguments.fault)
         switch mode {
         case .hardware:
-            observer.say("dpucert: HARDWARE run of \(profile.id) on this host's PCI bus")
+            let testbed = try hardwareTestbed()
+            observer.say("dpucert: HARDWARE run of \(profile.id) on this host's PCI bus"
+                         + (testbed.available.map { "; \($0.summary)" } ?? ""))
             return Backend(mode: .hardware, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
-                           isolation: IsolationEnvironment(unavailable: "hardware isolation probing needs the DPU's agents, which the profile does not locate"),
-                           teardown: {})
+                           testbed: testbed, teardown: {})
         case .emulated:
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
             let tree: EmulatedSysfsTree
@@ -100,11 +102,26 @@ struct RunSession {
                          + (lab.name.map { "; lab \($0)" } ?? "")
                          + (arguments.fault.isEmpty ? "" : "; faults: " + arguments.fault.joined(separator: ", ")))
             return Backend(mode: .emulated, bus: LibPCIBus(source: .sysfs(root: root)),
-                           sriovControl: EmulatedSRIOVControl(tree: tree), isolation: lab.environment,
+                           sriovControl: EmulatedSRIOVControl(tree: tree), testbed: lab.environment,
                            teardown: {
                                lab.tearDown()
                                removeTree()
                            })
+        }
+    }
+
+    /// The testbed file's testbed, or why there is none; a file that cannot be loaded is
+    /// an input error (exit 2).
+    private func hardwareTestbed() throws -> TestbedEnvironment {
+        guard let path = arguments.testbed else {
+            return TestbedEnvironment(unavailable: "no testbed file names the DPU's agents and management plane "
+                                      + "(run --hardware --testbed FILE; docs/testbed.md)")
+        }
+        do {
+            return TestbedEnvironment(try HardwareTestbed.load(path: path, profile: profile))
+        } catch {
+            printError("dpucert run: \(error)")
+            throw inputErrorExitCode
         }
     }
 
@@ -117,7 +134,7 @@ struct RunSession {
     /// describes is on this host's bus.
     private func chooseMode() throws -> RunMode {
         if arguments.emulated || !arguments.fault.isEmpty || arguments.lab != nil { return .emulated }
-        if arguments.hardware { return .hardware }
+        if arguments.hardware || arguments.testbed != nil { return .hardware }
         let live: PCIInventory
         do {
             live = try InventoryReader(source: .live).read()

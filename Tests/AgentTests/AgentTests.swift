@@ -1,5 +1,6 @@
 @testable import Agent
 import Foundation
+import Glibc
 import Probes
 import Testing
 
@@ -39,10 +40,26 @@ struct AgentConfigurationTests {
             tokenFile: "/run/dpucert/labs/t1.token",
             services: [ManagementService("ssh@198.19.0.2:22")!, ManagementService("rmcp@[fe80::1%oob_net0]:623")!])
         #expect(try AgentConfiguration(commandLine: configuration.commandLineArguments) == configuration)
+        var sourced = configuration
+        sourced.probeSources = [IPAddress("198.18.0.2")!, IPAddress("2001:db8:1::2")!]
+        #expect(try AgentConfiguration(commandLine: sourced.commandLineArguments) == sourced)
         #expect(throws: AgentError.self) { try AgentConfiguration(commandLine: ["--listen"]) }
         #expect(throws: AgentError.self) { try AgentConfiguration(commandLine: ["--listen", "nowhere"]) }
         #expect(throws: AgentError.self) { try AgentConfiguration(commandLine: ["--token-file", "/x"]) }
         #expect(throws: AgentError.self) { try AgentConfiguration(commandLine: ["--listen", "127.0.0.1:1", "--serve", "telnet@127.0.0.1:23"]) }
+        #expect(throws: AgentError.self) { try AgentConfiguration(commandLine: ["--listen", "127.0.0.1:1", "--probe-source", "eth0"]) }
+        #expect {
+            try AgentConfiguration(commandLine: ["--listen", "127.0.0.1:1", "--probe-source", "10.0.0.1", "--probe-source", "10.0.0.2"])
+        } throws: { error in
+            String(describing: error) == "--probe-source: at most one source address per family, found 10.0.0.1 and 10.0.0.2"
+        }
+    }
+
+    @Test("An agent with two probe sources of one family does not start")
+    func conflictingProbeSources() throws {
+        let configuration = AgentConfiguration(controlEndpoints: [SocketEndpoint("127.0.0.1:0")!], tokenFile: try tokenFile(LoopbackAgent.token),
+                                               probeSources: [IPAddress("127.0.0.9")!, IPAddress("127.0.0.10")!])
+        #expect(throws: AgentError.self) { try AgentServer(configuration: configuration) }
     }
 
     @Test("Management ports map to the services they usually carry", arguments: [
@@ -61,27 +78,52 @@ private final class LoopbackAgent {
     let server: AgentServer
     let tokenPath: String
 
-    init() throws {
+    init(probeSources: [IPAddress] = []) throws {
         tokenPath = try tokenFile(Self.token)
         let loopback = IPAddress("127.0.0.1")!
         server = try AgentServer(configuration: AgentConfiguration(
             controlEndpoints: [SocketEndpoint(loopback, 0), SocketEndpoint(IPAddress("::1")!, 0)],
             tokenFile: tokenPath,
-            services: [.ssh, .http, .rmcp, .tcp, .udp].map { ManagementService(kind: $0, endpoint: SocketEndpoint(loopback, 0)) }))
+            services: [.ssh, .http, .rmcp, .tcp, .udp].map { ManagementService(kind: $0, endpoint: SocketEndpoint(loopback, 0)) },
+            probeSources: probeSources))
         try server.start()
     }
 
     var control: SocketEndpoint { server.controlEndpoints[0] }
 
+    /// How this side names the site of the agent's probes.
+    var site: ProbeSite { .agent(control) }
+
+    func connect() throws -> AgentClient {
+        try AgentClient.connect(to: control, token: Self.token)
+    }
+
     func service(_ kind: ManagementServiceKind) throws -> SocketEndpoint {
         try #require(server.services.first { $0.kind == kind }).endpoint
     }
 
-    static func with(_ body: (LoopbackAgent) throws -> Void) throws {
-        let agent = try LoopbackAgent()
+    static func with(probeSources: [IPAddress] = [], _ body: (LoopbackAgent) throws -> Void) throws {
+        let agent = try LoopbackAgent(probeSources: probeSources)
         defer { agent.server.stop() }
         try body(agent)
     }
+}
+
+/// A TCP listener on `address` (a loopback address of the test's own, so that no other
+/// test's scan or probe connects to it), on a free port.
+private func loopbackListener(on address: String) throws -> (socket: Socket, endpoint: SocketEndpoint) {
+    let socket = try Socket(family: .ipv4, type: Int32(SOCK_STREAM.rawValue), label: "test listener on \(address)")
+    try socket.bind(SocketEndpoint(try #require(IPAddress(address)), 0))
+    try socket.listen()
+    return (socket, try #require(try socket.localEndpoint()))
+}
+
+/// A loopback TCP port nothing listens on (bound once for a free number, then closed).
+private func closedLoopbackPort() throws -> SocketEndpoint {
+    let socket = try Socket(family: .ipv4, type: Int32(SOCK_STREAM.rawValue), label: "free port")
+    defer { socket.close() }
+    try socket.bind(SocketEndpoint(IPAddress("127.0.0.1")!, 0))
+    return try #require(try socket.localEndpoint())
 }
 
 /// Connects a plain TCP socket (blocking reads with a timeout through LineChannel).
@@ -199,7 +241,152 @@ struct AgentServerTests {
         #expect {
             try server.start()
         } throws: { error in
-            String(describing: error).contains("192.0.2.77:7471") && String(describing: error).contains("EADDRNOTAVAIL")
+            let text = String(describing: error)
+            // Whoever waits for the ready line `dpucert agent: control on ...` must not take this for it.
+            return text.contains("192.0.2.77:7471") && text.contains("EADDRNOTAVAIL") && !text.hasPrefix("control on")
+        }
+    }
+}
+
+@Suite("Probes run by the agent over its control channel", .serialized)
+struct AgentProbeTests {
+    @Test("PROBE runs the requests on the agent and names the agent as their site")
+    func probe() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            let requests: [ProbeRequest] = [.tcp(try agent.service(.ssh), readsBanner: true), .tcp(try closedLoopbackPort())]
+            let results = try client.probe(requests)
+            #expect(results.map(\.request) == requests)
+            #expect(results.map(\.outcome) == [.open, .answeredClosed])
+            #expect(results[0].detail.contains(ManagementServices.sshIdentification))
+            #expect(results[1].detail == "connection refused (RST)")
+            #expect(results.allSatisfy { $0.site == agent.site })
+            #expect(results[1].description.hasPrefix("from agent \(agent.control): tcp connect"))
+            #expect(try client.probe([]).isEmpty)
+        }
+    }
+
+    @Test("PROBE lines far longer than the pre-authentication limit carry")
+    func longProbeLine() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            let closed = try closedLoopbackPort()
+            let requests = Array(repeating: ProbeRequest.tcp(closed, timeout: .milliseconds(500)), count: 300)
+            let results = try client.probe(requests)
+            #expect(results.count == 300 && results.allSatisfy { $0.outcome == .answeredClosed && $0.site == agent.site })
+        }
+    }
+
+    @Test("SCAN-TCP scans a port range from the agent, all 65535 ports in one answer")
+    func scan() throws {
+        let listener = try loopbackListener(on: "127.0.0.6")
+        defer { listener.socket.close() }
+        let open = listener.endpoint.port
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            for ports in [max(1, open - 3)...min(UInt16.max, open + 3), 1...UInt16.max] {
+                let result = try client.scanTCP(listener.endpoint.address, ports: ports)
+                #expect(result.site == agent.site)
+                #expect(result.target == listener.endpoint.address && result.ports == ports)
+                #expect(result.open.contains(open))
+                #expect(result.open.count + result.answeredClosed.count + result.notSent.count + result.droppedCount == ports.count)
+                #expect(result.description.hasPrefix("from agent \(agent.control): tcp connect scan 127.0.0.6"))
+            }
+        }
+    }
+
+    @Test("SWEEP-UDP probes the standard UDP list from the agent")
+    func sweep() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            let results = try client.sweepUDP(IPAddress("127.0.0.1")!, timeout: .milliseconds(300))
+            #expect(results.map(\.request) == Prober.udpSweep(IPAddress("127.0.0.1")!, timeout: .milliseconds(300)))
+            #expect(results.allSatisfy { $0.site == agent.site })
+            #expect(results.allSatisfy { $0.request.timeout == .milliseconds(300) })
+        }
+    }
+
+    @Test("NEIGHBOURS runs all-nodes echo on the agent's interface")
+    func neighbours() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            let rawSocketsAllowed = (try? Socket(family: .ipv6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMPV6),
+                                                 label: "raw socket check")) != nil
+            if rawSocketsAllowed {
+                let result = try client.discoverLinkNeighbours(on: "lo")
+                #expect(result.site == agent.site && result.interface == "lo")
+            } else {
+                #expect(throws: AgentError.self) { try client.discoverLinkNeighbours(on: "lo") }
+            }
+            #expect {
+                try client.discoverLinkNeighbours(on: "no/such")
+            } throws: { error in
+                String(describing: error) == "agent \(agent.control): NEIGHBOURS refused: ERR expected an interface name, found no/such"
+            }
+            try client.ping()
+        }
+    }
+
+    @Test("Malformed probe commands are refused and the session goes on")
+    func malformed() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            #expect(try client.exchange("PROBE not-base64!").hasPrefix("ERR the payload is not base64"))
+            #expect(try client.exchange("PROBE \(Data("{}".utf8).base64EncodedString())").hasPrefix("ERR "))
+            #expect(try client.exchange("SCAN-TCP 127.0.0.1 20-10").hasPrefix("ERR expected a port range"))
+            #expect(try client.exchange("SCAN-TCP localhost 1-10").hasPrefix("ERR expected an IP address"))
+            #expect(try client.exchange("SWEEP-UDP 127.0.0.1 0").hasPrefix("ERR expected a timeout"))
+            let slow = Array(repeating: ProbeRequest.tcp(try closedLoopbackPort(), timeout: .seconds(60)), count: 64 * 11)
+            #expect(throws: AgentError.self) { try client.probe(slow) }
+            #expect(throws: AgentError.self) { try client.discoverLinkNeighbours(on: "lo\nQUIT") }
+            try client.ping()
+        }
+    }
+
+    @Test("A line over the pre-authentication limit ends the session before authentication")
+    func oversizePreAuthentication() throws {
+        try LoopbackAgent.with { agent in
+            let channel = try rawConnection(agent.control)
+            #expect(try channel.readLine(timeout: .seconds(2)) == ControlProtocol.greeting)
+            try channel.writeLine("AUTH " + String(repeating: "x", count: ControlProtocol.maximumUnauthenticatedLineLength + 100))
+            // The agent closes without a reply; the unread rest of the line turns the close into a reset.
+            #expect {
+                try channel.readLine(timeout: .seconds(2))
+            } throws: { error in
+                error as? LineChannel.ReadError == .closed || (error as? SystemCallError)?.code == ECONNRESET
+            }
+        }
+    }
+
+    @Test("The agent's probes leave from its probe source")
+    func probeSource() throws {
+        let source = IPAddress("127.0.0.9")!
+        let listener = try loopbackListener(on: "127.0.0.8")
+        defer { listener.socket.close() }
+        try LoopbackAgent.with(probeSources: [source]) { agent in
+            let client = try agent.connect()
+            defer { client.close() }
+            let result = try #require(try client.probe([.tcp(listener.endpoint)]).first)
+            #expect(result.outcome == .open)
+            #expect(try listener.socket.waitReadable(timeout: .seconds(2)))
+            #expect(try listener.socket.accept(label: "probe from the agent").1?.address == source)
+        }
+    }
+
+    @Test("A session is opened from this machine, not from another agent")
+    func connectFromAgentSite() throws {
+        try LoopbackAgent.with { agent in
+            #expect {
+                try AgentClient.connect(to: agent.control, from: agent.site, token: LoopbackAgent.token)
+            } throws: { error in
+                error is AgentError && String(describing: error).contains("not from another agent")
+            }
         }
     }
 }

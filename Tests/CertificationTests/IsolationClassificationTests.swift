@@ -27,9 +27,7 @@ enum SampleLab {
     static let tenantPeers = [[ip("10.0.0.254"), ip("fe80::fe%vf0")], [ip("10.0.1.254"), ip("fe80::ff%vf0")]]
 
     static let firewall = DPUFirewall(location: FirewallLocation(site: dpuSite, family: "inet", table: "dpucert"),
-                                      hostDropCounter: "host_drop", uplinkDropCounter: "uplink_drop",
-                                      forwardDropCounter: "forward_drop", hostChannelDropCounter: "channel_drop",
-                                      oobDropCounter: "oob_drop")
+                                      hostDropCounter: "host_drop", forwardDropCounter: "forward_drop")
 
     static func node(_ role: LabRole, _ site: ProbeSite, _ interfaces: [LabInterface] = []) -> LabNode {
         LabNode(role: role, site: site, interfaces: interfaces)

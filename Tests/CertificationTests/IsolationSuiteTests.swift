@@ -18,7 +18,7 @@ enum IsolationLab {
 
     /// Brings the lab up for `body`, with the context a run would hand the checks.
     static func with<Result>(faults: [LabFault] = [], cancellation: CancellationFlag = CancellationFlag(),
-                             _ body: (TestContext, LabTopology) throws -> Result) throws -> Result {
+                             _ body: (TestContext, LabTestbed) throws -> Result) throws -> Result {
         let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
         let name = "c" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
         let spec = try #require(LabSpec(profile: profile, name: name, agent: agent))
@@ -27,8 +27,8 @@ enum IsolationLab {
         let bus = FixedBus(functions: [])
         let context = TestContext(profile: profile,
                                   pci: PCIEnvironment(bus: bus, sriovControl: nil, baseline: PCIInventory(source: bus.source, functions: [])),
-                                  isolation: IsolationEnvironment(topology: lab.topology), cancellation: cancellation)
-        return try body(context, lab.topology)
+                                  testbed: TestbedEnvironment(LabTestbed(lab)), cancellation: cancellation)
+        return try body(context, LabTestbed(lab))
     }
 
     static func run(faults: [LabFault]) throws -> [TestResult] {
@@ -77,14 +77,14 @@ struct IsolationSuiteTests {
 
     @Test("the lab's DPU firewall counters are read; a counter the firewall lacks is unreadable, named")
     func counterReadings() throws {
-        try IsolationLab.with { _, topology in
-            for name in topology.firewall.counterNames {
-                guard case .packets = CounterReading.read(name, of: topology.firewall) else {
+        try IsolationLab.with { _, testbed in
+            for name in try #require(testbed.topology.firewall).counterNames {
+                guard case .packets = CounterReading.read(name, in: testbed) else {
                     Issue.record("\(name) was not read")
                     continue
                 }
             }
-            let missing = CounterReading.read("no_such_counter", of: topology.firewall)
+            let missing = CounterReading.read("no_such_counter", in: testbed)
             guard case .unreadable(let reason) = missing else {
                 Issue.record("a missing counter read as \(missing)")
                 return
@@ -119,7 +119,7 @@ struct IsolationSuiteTests {
         let bus = FixedBus(functions: [])
         let context = TestContext(profile: profile,
                                   pci: PCIEnvironment(bus: bus, sriovControl: nil, baseline: PCIInventory(source: bus.source, functions: [])),
-                                  isolation: IsolationEnvironment(unavailable: "network namespaces cannot be created here"))
+                                  testbed: TestbedEnvironment(unavailable: "network namespaces cannot be created here"))
         let results = TestRunner(tests: IsolationSuite.tests(for: profile)).run(context: context, observer: RecordingObserver()).results
         #expect(results.count == 5)
         #expect(results.allSatisfy { $0.status == .skipped && $0.message == "network namespaces cannot be created here" })

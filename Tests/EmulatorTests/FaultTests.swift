@@ -44,12 +44,13 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
 
 @Suite(.requires(.lspci)) struct FaultTests {
     /// What each PCI fault may change on `SampleCards.dpu()`: lspci lines per function
-    /// (by label), sysfs files per function, and functions that disappear.
+    /// (by label), sysfs files per function, and functions that disappear or appear.
     struct Expectation: Sendable, CustomTestStringConvertible {
         var fault: EmulatedFault
         var lspciLines: [String: Set<String>]
         var sysfsFiles: Set<String>
         var removedFunctions: Set<String> = []
+        var addedFunctions: Set<String> = []
         var testDescription: String { fault.name }
     }
 
@@ -97,6 +98,12 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
             // The title line of the capability: `Capabilities: [..] MSI-X: Enable+ Count=32 Masked-`.
             lspciLines: ["0000:03:00.0": ["Capabilities:"]],
             sysfsFiles: ["0000:03:00.0/config"]),
+        Expectation(
+            fault: .pciManagementFunctionExposed,
+            // The withheld function appears beside the others, which do not change.
+            lspciLines: [:],
+            sysfsFiles: [],
+            addedFunctions: ["0000:03:04.2"]),
     ]
 
     @Test func everyPCIFaultHasAnExpectation() {
@@ -116,9 +123,9 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
 
         // lspci: only the expected lines of the expected functions differ.
         #expect(Set(before.order).subtracting(after.order) == expectation.removedFunctions)
-        #expect(Set(after.order).isSubset(of: before.order))
+        #expect(Set(after.order).subtracting(before.order) == expectation.addedFunctions)
         var changed: [String: Set<String>] = [:]
-        for address in after.order {
+        for address in after.order where !expectation.addedFunctions.contains(address) {
             let old = labelled(before.blocks[address] ?? [])
             let new = labelled(after.blocks[address] ?? [])
             #expect(old.map(\.label) == new.map(\.label), "\(address): lines added or removed")
@@ -129,12 +136,13 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         }
         #expect(changed == expectation.lspciLines)
 
-        // sysfs: only the expected files differ, besides the removed functions.
+        // sysfs: only the expected files differ, besides the removed and added functions.
         let cleanFiles = try sysfsSnapshot(cleanTree.root)
         let faultyFiles = try sysfsSnapshot(faultyTree.root)
         let removedPrefixes = expectation.removedFunctions.map { $0 + "/" }
+        let comingAndGoing = removedPrefixes + expectation.addedFunctions.map { $0 + "/" }
         let differing = Set(cleanFiles.keys).union(faultyFiles.keys).filter { key in
-            cleanFiles[key] != faultyFiles[key] && !removedPrefixes.contains { key.hasPrefix($0) }
+            cleanFiles[key] != faultyFiles[key] && !comingAndGoing.contains { key.hasPrefix($0) }
         }
         #expect(differing == expectation.sysfsFiles)
         #expect(faultyFiles.keys.filter { key in removedPrefixes.contains { key.hasPrefix($0) } }.isEmpty)
@@ -185,6 +193,11 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
             #expect(Self.vfs.allSatisfy { listing.blocks[$0] == nil })
         case .pciMSIXShortfall:
             #expect(listing.blocks["0000:03:00.0"]?.contains { $0.contains("MSI-X: Enable+ Count=32 ") } == true)
+        case .pciManagementFunctionExposed:
+            let management = pci(3, 4, 2)
+            #expect(listing.blocks[management.description] != nil)
+            #expect(try treeFile(tree, management, "device") == "0xc2d5\n")
+            #expect(try treeFile(tree, management, "class") == "0x080100\n")
         default:
             Issue.record("\(fault) is not a PCI fault")
         }
@@ -206,13 +219,14 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     @Test func faultsThatCannotBreakAnythingSaySo() throws {
         var bare = SampleCards.dpu()
         bare.functions = [bare.functions[0]]
+        bare.withheldFunctions = []
         bare.functions[0].sriov = nil
         bare.functions[0].aer = nil
         bare.functions[0].acs = nil
         bare.rootPort.acs = nil
         bare.functions[0].msix = nil
         for fault in [EmulatedFault.pciVFShortfall, .pciSysfsMismatch, .pciAERErrors, .pciSharedIOMMUGroup, .pciACSDisabled,
-                      .pciMissingFunction, .pciVFsNotCreated, .pciMSIXShortfall] {
+                      .pciMissingFunction, .pciVFsNotCreated, .pciMSIXShortfall, .pciManagementFunctionExposed] {
             #expect(throws: EmulatorError.self, "\(fault)") { try fault.apply(to: bare) }
         }
         let error = #expect(throws: EmulatorError.self) { try EmulatedFault.isolationFirewallOpen.apply(to: bare) }
@@ -273,12 +287,13 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         let names = EmulatedFault.allCases.map(\.name)
         #expect(names == [
             "pci-link-downgrade", "pci-vf-shortfall", "pci-sysfs-mismatch", "pci-aer-errors", "pci-shared-iommu-group",
-            "pci-acs-disabled", "pci-missing-function", "pci-vfs-not-created", "pci-msix-shortfall", "isolation-firewall-open", "isolation-mgmt-listens-everywhere",
+            "pci-acs-disabled", "pci-missing-function", "pci-vfs-not-created", "pci-msix-shortfall",
+            "pci-management-function-exposed", "isolation-firewall-open", "isolation-mgmt-listens-everywhere",
             "isolation-ipv6-unfiltered", "isolation-dpu-forwards", "isolation-tmfifo-open", "isolation-tenant-leak",
             "isolation-mgmt-down",
         ])
         #expect(EmulatedFault.allCases.filter { $0.domain == .lab }.allSatisfy { $0.name.hasPrefix("isolation-") })
-        #expect(EmulatedFault.allCases.filter { $0.domain == .pci }.count == 9)
+        #expect(EmulatedFault.allCases.filter { $0.domain == .pci }.count == 10)
     }
 
     @Test(arguments: EmulatedFault.allCases)
@@ -287,7 +302,10 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         #expect(!fault.brokenTestIDs.isEmpty)
         let testID = #/^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$/#
         #expect(fault.brokenTestIDs.allSatisfy { $0.wholeMatch(of: testID) != nil })
-        #expect(fault.brokenTestIDs.allSatisfy { $0.hasPrefix(fault.domain == .pci ? "pci." : "isolation.") })
+        // A PCI fault breaks checks that read the bus: the PCI suite's, and the isolation check
+        // of the management function the host sees. A lab fault breaks isolation probes.
+        let suites = fault.domain == .pci ? ["pci.", "isolation.host-management-function"] : ["isolation."]
+        #expect(fault.brokenTestIDs.allSatisfy { id in suites.contains { id.hasPrefix($0) } })
         #expect(fault.listing.hasPrefix("\(fault.name) [\(fault.domain.rawValue)] "))
         #expect(try EmulatedFault.named(fault.name) == fault)
     }

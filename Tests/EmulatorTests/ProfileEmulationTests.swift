@@ -38,7 +38,7 @@ struct ProfileEmulationTests {
         let bridges = inventory.functions.filter { $0.headerType == 1 }
         #expect(!bridges.isEmpty && bridges.allSatisfy { $0.netdevs.isEmpty && $0.blockDevices.isEmpty })
 
-        for specification in profile.pci.functions {
+        for specification in profile.expectedFunctions {
             let matching = inventory.functions.filter {
                 !$0.isVirtualFunction && $0.vendorID == specification.match.vendor.value
                     && $0.deviceID == specification.match.device.value
@@ -77,12 +77,27 @@ struct ProfileEmulationTests {
         }
     }
 
+    @Test("the functions the declared management mode withholds are not on the emulated card's bus",
+          arguments: profiles)
+    func withheldFunctionsAreAbsent(path: String) throws {
+        let profile = try ProfileLoader.load(path: path)
+        let card = try EmulatedCard(profile: profile)
+        let withheld = profile.modeDependentFunctions.filter { !$0.isPresent(in: profile.managementMode) }
+        #expect(card.withheldFunctions.count == withheld.reduce(0) { $0 + $1.count })
+        for specification in withheld {
+            #expect(!card.functions.contains { $0.vendorID == specification.match.vendor.value
+                && $0.deviceID == specification.match.device.value }, "\(specification.name)")
+        }
+    }
+
     @Test("every VF the emulated card can enable has a routing ID of its own")
     func vfRoutingIDsDoNotCollide() throws {
         for path in Self.profiles {
             let card = try EmulatedCard(profile: ProfileLoader.load(path: path))
-            var seen = Set(card.functions.map(\.address))
-            for function in card.functions {
+            // Withheld functions count too: a fault may expose them.
+            let functions = card.functions + card.withheldFunctions
+            var seen = Set(functions.map(\.address))
+            for function in functions {
                 for vf in function.virtualFunctions(enabled: function.sriov?.totalVFs ?? 0) {
                     #expect(seen.insert(vf.address).inserted, "\(path): \(vf.address) used twice")
                 }

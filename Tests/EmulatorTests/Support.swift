@@ -154,7 +154,8 @@ func pci(_ bus: UInt8, _ device: UInt8, _ function: UInt8, domain: UInt32 = 0) -
 /// Cards the tests describe.
 enum SampleCards {
     /// A BlueField-3-class DPU: two PFs at BB:00.0/.1 (PCIe 5.0 x16, AER, ARI, SR-IOV, DSN),
-    /// PF0's VFs from offset 2, PF1's after them, behind an ACS-capable, ARI-forwarding root port.
+    /// PF0's VFs from offset 2, PF1's after them, behind an ACS-capable, ARI-forwarding root port;
+    /// in restricted mode, so its SoC management interface (BB:04.2, past the VFs) is withheld.
     static func dpu(
         bus: UInt8 = 0x03,
         totalVFs: Int = 16,
@@ -185,6 +186,12 @@ enum SampleCards {
             id: "bluefield-3",
             rootPort: EmulatedRootPort(
                 address: pci(0, rootPortDevice, 0), maxLinkSpeed: .gt32, maxLinkWidth: 16, numaNode: 0, iommuGroup: 10),
-            functions: [pf(0, offset: 2, groupBase: 20), pf(1, offset: 1 + totalVFs, groupBase: 100)])
+            functions: [pf(0, offset: 2, groupBase: 20), pf(1, offset: 1 + totalVFs, groupBase: 100)],
+            withheldFunctions: [
+                EmulatedFunction(
+                    address: pci(bus, 4, 2), vendorID: 0x15b3, deviceID: 0xc2d5, subsystemDeviceID: 0x0009,
+                    classCode: 0x08_01_00, revision: 1, link: EmulatedLink(maxSpeed: .gt32, maxWidth: 16), msix: nil,
+                    aer: nil, ari: false, numaNode: 0, driver: "vfio-pci", iommuGroup: 200),
+            ])
     }
 }

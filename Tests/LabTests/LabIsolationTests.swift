@@ -78,7 +78,7 @@ struct LabIsolationTests {
             let refusedResults = try probe(refused, from: t.host.site)
             for result in refusedResults { #expect(result.outcome == .dropped, "\(result)") }
             let after = try lab.readDropCounters()
-            let hostDrops = t.firewall.hostDropCounter
+            let hostDrops = lab.firewall.hostDropCounter
             #expect((after[hostDrops]?.packets ?? 0) >= (before[hostDrops]?.packets ?? 0) + UInt64(refused.count),
                     "\(hostDrops): \(before[hostDrops]?.description ?? "missing") → \(after[hostDrops]?.description ?? "missing")")
 
@@ -90,13 +90,13 @@ struct LabIsolationTests {
             #expect(idle.outcome == .answeredClosed, "\(idle)")
 
             // No route through the DPU, no management neighbours on the host link.
-            let forwardBefore = after[t.firewall.forwardDropCounter]?.packets ?? 0
+            let forwardBefore = after[lab.firewall.forwardDropCounter]?.packets ?? 0
             let hostLink = t.dataPlane.hostInterface
             let oddities = try probe([.tcp(SocketEndpoint(t.management.oobHostAddresses[0], t.controlPort), timeout: quick),
                                       .arp(t.mgmt4, on: hostLink, timeout: quick), .ndp(t.mgmt6, on: hostLink, timeout: quick)],
                                      from: t.host.site)
             for result in oddities { #expect(result.outcome == .dropped, "\(result)") }
-            #expect((try lab.readDropCounters()[t.firewall.forwardDropCounter]?.packets ?? 0) > forwardBefore)
+            #expect((try lab.readDropCounters()[lab.firewall.forwardDropCounter]?.packets ?? 0) > forwardBefore)
             let neighbours = try Prober.discoverLinkNeighbours(on: hostLink, from: t.host.site)
             #expect(neighbours.responders == [t.dataPlane.peerAddresses[2]], "\(neighbours)")
 
@@ -156,8 +156,8 @@ struct LabIsolationTests {
             }
             let dpu = try AgentClient.connect(to: control, from: t.host.site, tokenFile: t.agentTokenFile)
             try dpu.ping()
-            let counters = try dpu.counters(family: t.firewall.location.family, table: t.firewall.location.table)
-            #expect(Set(counters.keys).isSuperset(of: t.firewall.counterNames))
+            let counters = try dpu.counters(family: lab.firewall.location.family, table: lab.firewall.location.table)
+            #expect(Set(counters.keys).isSuperset(of: lab.firewall.counterNames))
 
             // An echo peer on the DPU is outside the allowlist: the host cannot reach it, the DPU itself can.
             let echo = try dpu.startEcho(.tcp, port: 0)
@@ -198,7 +198,7 @@ struct LabIsolationTests {
 /// nmap's SYN scan of all TCP ports, fast timing (a veth loses nothing).
 enum Nmap {
     static func openPorts(_ address: IPAddress, from site: ProbeSite) throws -> [UInt16] {
-        let arguments = site.commandPrefix + ["nmap", "-n", "-Pn", "-sS", "-p-", "-T5", "--max-retries", "0", "--min-rate", "100000",
+        let arguments = try site.commandPrefix + ["nmap", "-n", "-Pn", "-sS", "-p-", "-T5", "--max-retries", "0", "--min-rate", "100000",
                                               "-oG", "-"] + (address.family == .ipv6 ? ["-6"] : []) + [address.description]
         let output = try CommandRunner.run(arguments, timeout: .seconds(60)).standardOutput
         // Grepable output: "Host: ADDR ()\tPorts: 22/open/tcp//ssh///, 7471/open/tcp//...\tIgnored State: ..."

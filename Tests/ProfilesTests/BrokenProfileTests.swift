@@ -435,7 +435,8 @@ let brokenProfiles: [BrokenProfile] = [
 
 @Suite("Broken profiles")
 struct BrokenProfileTests {
-    @Test("each broken profile gives exactly its diagnostics", arguments: brokenProfiles)
+    @Test("each broken profile gives exactly its diagnostics, with file, line, column and key path",
+          arguments: brokenProfiles + brokenManagementModes)
     func diagnostics(of profile: BrokenProfile) throws {
         let error = try #require(throws: ProfileError.self) {
             try ProfileLoader.load(yaml: profile.yaml, file: "profiles/broken.yaml")

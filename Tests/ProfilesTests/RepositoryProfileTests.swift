@@ -83,6 +83,21 @@ struct RepositoryProfileTests {
         #expect(network.link?.minWidth == 16)
     }
 
+    @Test("each DPU names the management function its host sees, and the mode that decides it", arguments: [
+        ("nvidia-bluefield-2-mbf2h516a.yaml", "c2d3", Profile.ManagementMode.restricted, false),
+        ("nvidia-bluefield-3-b3220.yaml", "c2d5", .restricted, false),
+        ("emulated-smartnic.yaml", "c2d3", .restricted, false),
+        ("amd-pensando-dsc2-200.yaml", "1004", nil, true),
+    ])
+    func managementFunction(file: String, device: String, mode: Profile.ManagementMode?, expected: Bool) throws {
+        let profile = try loadRepositoryProfile(file)
+        let management = try #require(profile.function(role: .management))
+        #expect(management.match.device.description == device)
+        #expect(profile.managementMode == mode)
+        #expect(profile.expectedFunctions.contains(management) == expected)
+        #expect(profile.requirementPaths.contains("pci.functions[\(management.name)]") == expected)
+    }
+
     @Test("profile ids are unique")
     func uniqueIDs() throws {
         let ids = try repositoryProfileFiles().map { try loadRepositoryProfile($0).id }

@@ -7,7 +7,7 @@ import Reports
 /// (the live bus, an emulated tree, a dump for the read-only checks).
 public enum PCISuite {
     public static func tests(for profile: Profile) -> [any CertificationTest] {
-        let functions = profile.pci.functions
+        let functions = profile.expectedFunctions
         var tests: [any CertificationTest] = [FunctionsPresent()]
         if functions.contains(where: { $0.link != nil }) { tests.append(LinkSpeedWidth()) }
         if functions.contains(where: { $0.sriov != nil }) { tests.append(SRIOVCapabilityCheck()) }
@@ -15,12 +15,13 @@ public enum PCISuite {
         if functions.contains(where: { $0.sriov != nil || $0.acs != nil }) { tests.append(IOMMUIsolation()) }
         if functions.contains(where: { $0.sriov?.enablesVFs == true }) { tests.append(SRIOVEnable()) }
         if functions.contains(where: { $0.capabilities.contains(.aer) }) { tests.append(AERClean()) }
+        if !profile.modeDependentFunctions.isEmpty { tests.append(HostManagementFunction()) }
         return tests
     }
 }
 
 /// Reads the inventory the checks judge; a bus that cannot be read is an `error`.
-private func inventory(_ context: TestContext) throws -> PCIInventory {
+func inventory(_ context: TestContext) throws -> PCIInventory {
     do {
         return try context.pci.currentInventory()
     } catch {
@@ -37,9 +38,9 @@ private func sysfsAgreement(_ function: PCIFunction, on prefix: String) -> [Chec
     }
 }
 
-/// The requirement paths of the profile functions `aspect` picks, named by `path`.
+/// The requirement paths of the expected profile functions `aspect` picks, named by `path`.
 private func paths(_ profile: Profile, where aspect: (Profile.PCIFunction) -> Bool, _ path: String? = nil) -> [String] {
-    profile.pci.functions.filter(aspect).map { RequirementPath.function($0, path) }
+    profile.expectedFunctions.filter(aspect).map { RequirementPath.function($0, path) }
 }
 
 /// What a PCI check examined: functions on the bus that a profile entry stands for.
@@ -51,8 +52,8 @@ private func describe(_ function: PCIFunction) -> String {
     "\(function.address) \(hex(function.vendorID, width: 4)):\(hex(function.deviceID, width: 4))"
 }
 
-/// Every profile function is on the bus, as many times as the profile says, with its
-/// class and capabilities.
+/// Every profile function the declared management mode shows is on the bus, as many times
+/// as the profile says, with its class and capabilities.
 struct FunctionsPresent: CertificationTest {
     let id = "pci.functions-present"
     let title = "Every PCI function the profile lists is present"
@@ -87,11 +88,11 @@ struct FunctionsPresent: CertificationTest {
                                     holds: missing.isEmpty))
             }
         }
-        let expected = context.profile.pci.functions.reduce(0) { $0 + $1.count }
+        let expected = context.profile.expectedFunctions.reduce(0) { $0 + $1.count }
         return .judged(checks, measurements: [MeasuredValue(name: "functions_found", value: Double(found), unit: "count",
                                                             threshold: Threshold(.equal, Double(expected)))],
                        evidence: evidence,
-                       examined: functionsExamined(found, "matching the profile (\(context.profile.pci.functions.map { "\($0.match.vendor):\($0.match.device)" }.joined(separator: ", ")))"),
+                       examined: functionsExamined(found, "matching the profile (\(context.profile.expectedFunctions.map { "\($0.match.vendor):\($0.match.device)" }.joined(separator: ", ")))"),
                        passMessage: "all \(expected) functions present")
     }
 }
@@ -324,7 +325,7 @@ struct IOMMUIsolation: CertificationTest {
     let runsConcurrently = false
 
     func covers(_ profile: Profile) -> [String] {
-        profile.pci.functions.flatMap { function in
+        profile.expectedFunctions.flatMap { function in
             (function.sriov != nil ? [RequirementPath.function(function, "sriov")] : [])
                 + (function.acs != nil ? [RequirementPath.function(function, "acs")] : [])
         }

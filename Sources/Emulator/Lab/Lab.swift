@@ -93,9 +93,12 @@ public final class Lab: Sendable {
         try removeObjects(named: name, children: [])
     }
 
+    /// The DPU's nftables firewall and the drop counters the checks read.
+    public var firewall: DPUFirewall { LabFirewall(plan: LabAddressPlan(spec: spec), faults: faults).description }
+
     /// Reads the drop counters of the DPU firewall.
     public func readDropCounters() throws -> [String: FirewallCounter] {
-        try topology.firewall.readCounters()
+        try firewall.readCounters()
     }
 
     /// Labs whose owning process is gone (killed runs), with their namespaces.

@@ -25,9 +25,7 @@ struct LabFirewall {
     }
 
     var description: DPUFirewall {
-        DPUFirewall(location: location, hostDropCounter: Self.hostDrops, uplinkDropCounter: Self.uplinkDrops,
-                    forwardDropCounter: Self.forwardDrops, hostChannelDropCounter: Self.hostChannelDrops,
-                    oobDropCounter: Self.oobDrops)
+        DPUFirewall(location: location, hostDropCounter: Self.hostDrops, forwardDropCounter: Self.forwardDrops)
     }
 
     /// Whether the DPU forwards between its ports (the sysctls follow this).

@@ -69,36 +69,14 @@ struct LabReader {
 
     /// The interfaces of a namespace, loopback left out.
     static func interfaces(namespace: String) throws(LabError) -> [LabInterface] {
-        struct Link: Decodable {
-            struct Address: Decodable {
-                var local: String
-                var prefixlen: Int
-            }
-            var ifname: String
-            var flags: [String]
-            var address: String?
-            var addr_info: [Address]?
-        }
-        let output: String
         do {
-            output = try CommandRunner.run(["ip", "-n", namespace, "-j", "address", "show"]).standardOutput
-        } catch {
+            return try LabInterface.read(at: .namespace(namespace))
+        } catch let error as CommandError {
             throw .command(error)
-        }
-        let links: [Link]
-        do {
-            links = try JSONDecoder().decode([Link].self, from: Data(output.utf8))
+        } catch let error as ProbeError {
+            throw .description(namespace: namespace, reason: error.message)
         } catch {
-            throw .description(namespace: namespace, reason: "unexpected `ip -j address show` output: \(error)")
-        }
-        return try links.filter { $0.ifname != "lo" }.map { link throws(LabError) in
-            let addresses = try (link.addr_info ?? []).map { info throws(LabError) in
-                guard let address = IPAddress(info.local).flatMap({ InterfaceAddress(address: $0, prefixLength: info.prefixlen) }) else {
-                    throw .description(namespace: namespace, reason: "\(link.ifname) has an address ip prints as \"\(info.local)/\(info.prefixlen)\"")
-                }
-                return address
-            }
-            return LabInterface(name: link.ifname, mac: link.address ?? "", isUp: link.flags.contains("UP"), addresses: addresses)
+            throw .description(namespace: namespace, reason: "\(error)")
         }
     }
 

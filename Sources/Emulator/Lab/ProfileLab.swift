@@ -1,5 +1,6 @@
 import Probes
 import Profiles
+import Testbed
 
 extension LabSpec {
     /// The lab a profile's isolation and emulation sections describe: its management
@@ -7,9 +8,7 @@ extension LabSpec {
     /// management channel. Nil when the profile has no isolation section.
     public init?(profile: Profile, name: String, agent: AgentLauncher) {
         guard let isolation = profile.isolation, let lab = profile.emulation?.lab else { return nil }
-        let allowlist = isolation.allowlist.map { service in
-            NetworkService(name: service.name, transport: service.transport == .tcp ? .tcp : .udp, port: UInt16(service.port))
-        }
+        let allowlist = isolation.allowlist.map(NetworkService.init)
         let controlPort = allowlist.first { $0.name == "dpucert-agent-control" && $0.transport == .tcp }?.port
             ?? allowlist.first { $0.transport == .tcp }?.port ?? 7471
         var spec = LabSpec(name: name, agent: agent,

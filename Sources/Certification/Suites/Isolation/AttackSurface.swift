@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// `isolation.dpu-attack-surface`: every TCP port and a UDP probe list on every DPU
 /// address the host can see; what answers must be on the allowlist.
@@ -56,8 +57,9 @@ struct AttackSurface: IsolationCheck {
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
-        let plan = Self.plan(try topology(context))
-        return Self.classify(plan, try Self.probe(plan, context: context)).outcome
+        let testbed = try testbed(context)
+        let plan = Self.plan(testbed.topology)
+        return Self.classify(plan, try Self.probe(plan, testbed: testbed, context: context)).outcome
     }
 
     static func plan(_ topology: LabTopology) -> Plan {
@@ -69,10 +71,10 @@ struct AttackSurface: IsolationCheck {
                     allowlist: dataPlane.allowlist)
     }
 
-    static func probe(_ plan: Plan, context: TestContext) throws -> Readings {
-        let oobControl = try plan.oobControl.run()
-        let hostPathControl = try plan.hostPathControl.run()
-        let neighbours = discoverNeighbours(on: plan.hostLink, from: plan.site)
+    static func probe(_ plan: Plan, testbed: any Testbed, context: TestContext) throws -> Readings {
+        let oobControl = try plan.oobControl.run(on: testbed)
+        let hostPathControl = try plan.hostPathControl.run(on: testbed)
+        let neighbours = discoverNeighbours(on: plan.hostLink, from: plan.site, in: testbed)
         let targets = plan.targets(neighbours)
         var scans: [AddressScan] = []
         var scanFailure: ProbeFailure?
@@ -81,8 +83,8 @@ struct AttackSurface: IsolationCheck {
             if context.isCancelled { break }
             context.progress("scanning \(target) (\(index + 1)/\(targets.count)): TCP 1-65535 and the UDP list")
             do {
-                scans.append(AddressScan(tcp: try Prober.scanTCP(target, from: plan.site),
-                                         udp: try Prober.sweepUDP(target, from: plan.site, timeout: probeTimeout)))
+                scans.append(AddressScan(tcp: try testbed.scanTCP(target, from: plan.site),
+                                         udp: try testbed.sweepUDP(target, from: plan.site, timeout: probeTimeout)))
             } catch {
                 scanFailure = ProbeFailure(probe: "scanning \(target) from \(plan.site)", error: "\(error)")
                 break

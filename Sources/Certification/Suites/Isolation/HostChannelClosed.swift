@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// `isolation.host-mgmt-channel-closed`: in restricted mode the host↔DPU management
 /// channel (BlueField's tmfifo) is down, unaddressed, and serves nothing to the host.
@@ -27,9 +28,9 @@ struct HostChannelClosed: IsolationCheck {
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
-        let topology = try topology(context)
-        let plan = Self.plan(topology)
-        return Self.classify(plan, try Self.probe(plan, host: topology.host)).outcome
+        let testbed = try testbed(context)
+        let plan = Self.plan(testbed.topology)
+        return Self.classify(plan, try Self.probe(plan, host: testbed.topology.host, testbed: testbed)).outcome
     }
 
     static func plan(_ topology: LabTopology) -> Plan {
@@ -41,9 +42,9 @@ struct HostChannelClosed: IsolationCheck {
                     fromHost: ProbeBatch(site: topology.host.site, requests: requests))
     }
 
-    static func probe(_ plan: Plan, host: LabNode) throws -> Readings {
-        Readings(oobControl: try plan.oobControl.run(), hostInterface: host.interface(plan.channel),
-                 fromHost: try plan.fromHost.run())
+    static func probe(_ plan: Plan, host: LabNode, testbed: any Testbed) throws -> Readings {
+        Readings(oobControl: try plan.oobControl.run(on: testbed), hostInterface: host.interface(plan.channel),
+                 fromHost: try plan.fromHost.run(on: testbed))
     }
 
     static func classify(_ plan: Plan, _ readings: Readings) -> IsolationJudgement {

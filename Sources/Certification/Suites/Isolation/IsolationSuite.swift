@@ -1,5 +1,6 @@
 import Probes
 import Profiles
+import Testbed
 
 /// The isolation suite: a compromised host must not reach the DPU's management plane,
 /// route through the DPU, or reach another tenant. Every "blocked" reading is backed by
@@ -27,14 +28,14 @@ extension IsolationCheck {
     var timeout: Duration { .seconds(120) }
 
     func skipReason(_ context: TestContext) -> String? {
-        context.isolation.topology == nil ? context.isolation.unavailableReason : nil
+        context.testbed.available == nil ? context.testbed.unavailableReason : nil
     }
 
-    func topology(_ context: TestContext) throws -> LabTopology {
-        guard let topology = context.isolation.topology else {
-            throw PositiveControlFailure(context.isolation.unavailableReason)
+    func testbed(_ context: TestContext) throws -> any Testbed {
+        guard let testbed = context.testbed.available else {
+            throw PositiveControlFailure(context.testbed.unavailableReason)
         }
-        return topology
+        return testbed
     }
 }
 
@@ -43,10 +44,11 @@ struct ProbeBatch: Sendable, Hashable {
     var site: ProbeSite
     var requests: [ProbeRequest]
 
-    /// Runs the batch; an infrastructure failure (namespace gone) ends the check as an error.
-    func run() throws -> [ProbeResult] {
+    /// Runs the batch; an infrastructure failure (namespace gone, agent unreachable) ends
+    /// the check as an error.
+    func run(on testbed: any Testbed) throws -> [ProbeResult] {
         do {
-            return try Prober.run(requests, from: site)
+            return try testbed.probe(requests, from: site)
         } catch {
             throw PositiveControlFailure("probing from \(site) failed: \(error)")
         }
@@ -64,8 +66,10 @@ struct ProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Who answers all-nodes echo on `interface` seen from `site`, or what kept the
 /// discovery from running.
-func discoverNeighbours(on interface: String, from site: ProbeSite) -> Result<MulticastEchoResult, ProbeFailure> {
-    Result { try Prober.discoverLinkNeighbours(on: interface, from: site) }
+func discoverNeighbours(on interface: String, from site: ProbeSite, in testbed: any Testbed)
+    -> Result<MulticastEchoResult, ProbeFailure>
+{
+    Result { try testbed.discoverLinkNeighbours(on: interface, from: site) }
         .mapError { ProbeFailure(probe: "neighbour discovery (all-nodes echo) on interface \(interface) from \(site)",
                                  error: "\($0)") }
 }

@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// `isolation.mgmt-unreachable-from-host`: every management address × port × protocol,
 /// ICMP echo and ARP/NDP, from the host and from every tenant: none answers.
@@ -19,7 +20,7 @@ struct ManagementUnreachable: IsolationCheck {
         /// The management addresses (unscoped): any answer from them is a finding.
         var managementAddresses: Set<IPAddress>
         /// The DPU firewall counter of refused host packets.
-        var hostDropCounter: String
+        var hostDropCounter: String?
     }
 
     struct Readings: Sendable, Hashable {
@@ -33,9 +34,9 @@ struct ManagementUnreachable: IsolationCheck {
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
-        let topology = try topology(context)
-        let plan = Self.plan(topology)
-        return Self.classify(plan, try Self.probe(plan, firewall: topology.firewall, context: context)).outcome
+        let testbed = try testbed(context)
+        let plan = Self.plan(testbed.topology)
+        return Self.classify(plan, try Self.probe(plan, testbed: testbed, context: context)).outcome
     }
 
     static func plan(_ topology: LabTopology) -> Plan {
@@ -62,22 +63,22 @@ struct ManagementUnreachable: IsolationCheck {
                     fromHost: ProbeBatch(site: topology.host.site, requests: fromHost),
                     fromTenants: topology.tenants.map { ProbeBatch(site: $0.node.site, requests: tenantRequests) },
                     managementAddresses: Set(managementTargets.map(\.unscoped)),
-                    hostDropCounter: topology.firewall.hostDropCounter)
+                    hostDropCounter: topology.firewall?.hostDropCounter)
     }
 
-    static func probe(_ plan: Plan, firewall: DPUFirewall, context: TestContext) throws -> Readings {
+    static func probe(_ plan: Plan, testbed: any Testbed, context: TestContext) throws -> Readings {
         context.progress("positive controls")
-        let oobControl = try plan.oobControl.run()
-        let hostPathControl = try plan.hostPathControl.run()
-        let before = CounterReading.read(plan.hostDropCounter, of: firewall)
+        let oobControl = try plan.oobControl.run(on: testbed)
+        let hostPathControl = try plan.hostPathControl.run(on: testbed)
+        let before = CounterReading.read(plan.hostDropCounter, in: testbed)
         context.progress("probing the management plane from the host")
-        let fromHost = try plan.fromHost.run()
-        let after = CounterReading.read(plan.hostDropCounter, of: firewall)
+        let fromHost = try plan.fromHost.run(on: testbed)
+        let after = CounterReading.read(plan.hostDropCounter, in: testbed)
         var fromTenants: [[ProbeResult]] = []
         for tenant in plan.fromTenants {
             if context.isCancelled { break }
             context.progress("probing the management plane from \(tenant.site)")
-            fromTenants.append(try tenant.run())
+            fromTenants.append(try tenant.run(on: testbed))
         }
         return Readings(oobControl: oobControl, hostPathControl: hostPathControl, hostDropsBefore: before,
                         fromHost: fromHost, hostDropsAfter: after, fromTenants: fromTenants)

@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// `isolation.no-route-to-oob`: the host cannot reach the OOB network through the DPU
 /// (no forwarding, no NAT, no proxy ARP), over IPv4 and IPv6.
@@ -16,7 +17,7 @@ struct NoRouteToOOB: IsolationCheck {
         var oobFromDPU: ProbeBatch
         var fromHost: ProbeBatch
         /// The DPU firewall counter of refused forwarded packets.
-        var forwardDropCounter: String
+        var forwardDropCounter: String?
     }
 
     struct Readings: Sendable, Hashable {
@@ -27,9 +28,9 @@ struct NoRouteToOOB: IsolationCheck {
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
-        let topology = try topology(context)
-        let plan = Self.plan(topology)
-        return Self.classify(plan, try Self.probe(plan, firewall: topology.firewall)).outcome
+        let testbed = try testbed(context)
+        let plan = Self.plan(testbed.topology)
+        return Self.classify(plan, try Self.probe(plan, testbed: testbed)).outcome
     }
 
     static func plan(_ topology: LabTopology) -> Plan {
@@ -42,14 +43,14 @@ struct NoRouteToOOB: IsolationCheck {
         return Plan(oobFromDPU: ProbeBatch(site: topology.dpu.site,
                                            requests: oobServices.map { .tcp($0) } + oobHosts.map { .icmpEcho($0) }),
                     fromHost: ProbeBatch(site: topology.host.site, requests: fromHost),
-                    forwardDropCounter: topology.firewall.forwardDropCounter)
+                    forwardDropCounter: topology.firewall?.forwardDropCounter)
     }
 
-    static func probe(_ plan: Plan, firewall: DPUFirewall) throws -> Readings {
-        let oobFromDPU = try plan.oobFromDPU.run()
-        let before = CounterReading.read(plan.forwardDropCounter, of: firewall)
-        let fromHost = try plan.fromHost.run()
-        let after = CounterReading.read(plan.forwardDropCounter, of: firewall)
+    static func probe(_ plan: Plan, testbed: any Testbed) throws -> Readings {
+        let oobFromDPU = try plan.oobFromDPU.run(on: testbed)
+        let before = CounterReading.read(plan.forwardDropCounter, in: testbed)
+        let fromHost = try plan.fromHost.run(on: testbed)
+        let after = CounterReading.read(plan.forwardDropCounter, in: testbed)
         return Readings(oobFromDPU: oobFromDPU, forwardDropsBefore: before, fromHost: fromHost, forwardDropsAfter: after)
     }
 

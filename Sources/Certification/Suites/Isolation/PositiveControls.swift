@@ -1,24 +1,31 @@
 import Probes
+import Testbed
 
 /// One reading of a named DPU firewall counter.
 enum CounterReading: Sendable, Hashable {
     case packets(UInt64)
     /// The testbed offers the counter but it could not be read: what failed.
     case unreadable(String)
-    /// The testbed offers no firewall counters (a DPU without an agent of ours): why.
+    /// The testbed offers no firewall counters (its file names no DPU firewall): why.
     /// The emulated lab always offers them.
     case notOffered(String)
 
-    /// Reads counter `name` of the DPU firewall.
-    static func read(_ name: String, of firewall: DPUFirewall) -> CounterReading {
+    /// Reads counter `name` of the testbed's DPU firewall (nil: the testbed names none).
+    static func read(_ name: String?, in testbed: any Testbed) -> CounterReading {
+        guard let name, let location = testbed.topology.firewall?.location else {
+            return .notOffered("\(testbed.summary) names no DPU firewall counters")
+        }
         let counters: [String: FirewallCounter]
         do {
-            counters = try firewall.readCounters()
+            guard let read = try testbed.firewallCounters() else {
+                return .notOffered("\(testbed.summary) names no DPU firewall counters")
+            }
+            counters = read
         } catch {
-            return .unreadable("reading \(firewall.location) failed: \(error)")
+            return .unreadable("reading \(location) failed: \(error)")
         }
         guard let counter = counters[name] else {
-            return .unreadable("\(firewall.location) has no counter \(name) (it has: "
+            return .unreadable("\(location) has no counter \(name) (it has: "
                                + (counters.isEmpty ? "none" : counters.keys.sorted().joined(separator: ", ")) + ")")
         }
         return .packets(counter.packets)
@@ -27,8 +34,9 @@ enum CounterReading: Sendable, Hashable {
 
 /// The control that the DPU firewall counted the probes it refused: counter `name`
 /// rose between the readings taken before and after them.
-func dropCounterControl(_ name: String, before: CounterReading, after: CounterReading, counting what: String) -> Control {
-    let control = "the DPU firewall counted \(what) (\(name))"
+func dropCounterControl(_ name: String?, before: CounterReading, after: CounterReading, counting what: String) -> Control {
+    let control = "the DPU firewall counted \(what)" + (name.map { " (\($0))" } ?? "")
+    let name = name ?? "counter"
     switch (before, after) {
     case let (.packets(before), .packets(after)):
         return Control(name: control,

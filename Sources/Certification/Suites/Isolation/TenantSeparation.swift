@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Testbed
 
 /// `isolation.tenant-separation`: a tenant's VF reaches its own peer but nothing of
 /// another tenant, at L2 (ARP/NDP, all-nodes echo) or L3 (echo, TCP).
@@ -10,11 +11,11 @@ struct TenantSeparation: IsolationCheck {
     let requirement = "pci.functions[].sriov (VFs as tenant interfaces)"
 
     func covers(_ profile: Profile) -> [String] {
-        profile.pci.functions.filter { $0.sriov != nil }.map { RequirementPath.function($0, "sriov") }
+        profile.expectedFunctions.filter { $0.sriov != nil }.map { RequirementPath.function($0, "sriov") }
     }
 
     func skipReason(_ context: TestContext) -> String? {
-        guard let topology = context.isolation.topology else { return context.isolation.unavailableReason }
+        guard let topology = context.testbed.available?.topology else { return context.testbed.unavailableReason }
         return topology.tenants.count < 2 ? "fewer than two tenants in the lab" : nil
     }
 
@@ -49,8 +50,9 @@ struct TenantSeparation: IsolationCheck {
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
-        let plan = Self.plan(try topology(context))
-        return Self.classify(plan, try Self.probe(plan, context: context)).outcome
+        let testbed = try testbed(context)
+        let plan = Self.plan(testbed.topology)
+        return Self.classify(plan, try Self.probe(plan, testbed: testbed, context: context)).outcome
     }
 
     static func plan(_ topology: LabTopology) -> Plan {
@@ -71,13 +73,14 @@ struct TenantSeparation: IsolationCheck {
         })
     }
 
-    static func probe(_ plan: Plan, context: TestContext) throws -> Readings {
+    static func probe(_ plan: Plan, testbed: any Testbed, context: TestContext) throws -> Readings {
         var tenants: [TenantReadings] = []
         for tenant in plan.tenants {
             if context.isCancelled { break }
             context.progress("tenant \(tenant.index)")
-            let results = try ProbeBatch(site: tenant.site, requests: tenant.ownPeer + tenant.otherTenants).run()
-            tenants.append(TenantReadings(results: results, neighbours: discoverNeighbours(on: tenant.interface, from: tenant.site)))
+            let results = try ProbeBatch(site: tenant.site, requests: tenant.ownPeer + tenant.otherTenants).run(on: testbed)
+            tenants.append(TenantReadings(results: results,
+                                          neighbours: discoverNeighbours(on: tenant.interface, from: tenant.site, in: testbed)))
         }
         return Readings(tenants: tenants)
     }
