@@ -49,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "Agent",
-            dependencies: ["Probes"],
+            dependencies: ["Probes", "CNetShims"],
             swiftSettings: swiftSettings
         ),
         // The testbed protocol the suites probe through, and the hardware testbed file.

@@ -20,7 +20,7 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// multi-homed machine, the network the agent stands for. Empty: the route decides.
     public var probeSources: [IPAddress]
 
-    public static let defaultTokenFile = "/etc/dpucert/agent.token"
+    public static var defaultTokenFile: String { DPUCertDirectories.configuration + "/agent.token" }
 
     public init(controlEndpoints: [SocketEndpoint], tokenFile: String = AgentConfiguration.defaultTokenFile,
                 services: [ManagementService] = [], probeSources: [IPAddress] = []) {

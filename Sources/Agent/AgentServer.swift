@@ -1,3 +1,4 @@
+import CNetShims
 import Foundation
 import Glibc
 import Probes
@@ -337,6 +338,9 @@ public final class AgentServer: Sendable {
 private let signalPipeWriter = Atomic<Int32>(-1)
 
 extension AgentServer {
+    /// How the ready line starts; nothing the agent prints on failure starts so.
+    public static let readyLinePrefix = "dpucert agent: control on "
+
     /// Starts an agent and serves until SIGTERM or SIGINT, then stops it. Prints one
     /// line to standard output once everything listens, `dpucert agent: control on
     /// ENDPOINT, ...` (then `; services ...` and `; probes from ...` when there are
@@ -344,8 +348,7 @@ extension AgentServer {
     public static func run(configuration: AgentConfiguration) throws {
         let server = try AgentServer(configuration: configuration)
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw AgentError("signal pipe", String(cString: strerror(errno))) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard dpucert_pipe_cloexec(&fds) == 0 else { throw AgentError("signal pipe", String(cString: strerror(errno))) }
         defer { for fd in fds { close(fd) } }
         signalPipeWriter.store(fds[1], ordering: .releasing)
         let handler: @convention(c) (Int32) -> Void = { _ in
@@ -358,7 +361,7 @@ extension AgentServer {
         try server.start()
         let services = server.services.map(\.description)
         let sources = configuration.probeSources.map(\.description)
-        let ready = "dpucert agent: control on \(server.controlEndpoints.map(\.description).joined(separator: ", "))"
+        let ready = "\(readyLinePrefix)\(server.controlEndpoints.map(\.description).joined(separator: ", "))"
             + (services.isEmpty ? "" : "; services \(services.joined(separator: ", "))")
             + (sources.isEmpty ? "" : "; probes from \(sources.joined(separator: ", "))")
         FileHandle.standardOutput.write(Data((ready + "\n").utf8))

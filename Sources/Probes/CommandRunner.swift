@@ -102,6 +102,70 @@ public enum CommandRunner {
         }
     }
 
+    /// As `spawnDetached`, except that standard output goes to a pipe whose read end
+    /// (close-on-exec) is returned for `awaitLine`; only standard error goes to
+    /// `logPath`. The caller closes the read end once it has what it waits for: the
+    /// child must not write to standard output after that.
+    public static func spawnDetachedAnnouncing(_ arguments: [String],
+                                               logPath: String) throws(CommandError) -> (pid: pid_t, output: Int32) {
+        var output: [Int32] = [-1, -1]
+        do {
+            try SystemCall.check("pipe2", "stdout") { dpucert_pipe_cloexec(&output) }
+            let log = try SystemCall.check("open", logPath) {
+                open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            }
+            defer { close(log) }
+            let pid = try spawn(arguments, stdin: nil, stdout: output[1], stderr: log)
+            close(output[1])
+            return (pid, output[0])
+        } catch {
+            for fd in output where fd >= 0 { close(fd) }
+            throw CommandError(arguments: arguments, reason: .couldNotStart(error), standardError: "")
+        }
+    }
+
+    /// How waiting for a child's announcement ended.
+    public enum LineWait: Sendable, Hashable {
+        /// The first line that starts with the prefix (without its newline).
+        case found(String)
+        /// The child closed its output (it exited) without such a line.
+        case endOfOutput
+        case timedOut
+    }
+
+    /// Reads `output` until a whole line starts with `prefix`, the writer closes it, or
+    /// `timeout` passes; blocks in poll(2), so the line is seen the moment it is written.
+    public static func awaitLine(startingWith prefix: String, from output: Int32, timeout: Duration) -> LineWait {
+        let deadline = ContinuousClock.now + timeout
+        var pending: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                if line.hasPrefix(prefix) { return .found(line) }
+            }
+            var entry = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
+            let remaining = Poll.milliseconds(until: deadline)
+            if remaining == 0 { return .timedOut }
+            let ready = poll(&entry, 1, remaining)
+            if ready < 0 && errno == EINTR { continue }
+            if ready == 0 { return .timedOut }
+            let count = buffer.withUnsafeMutableBytes { read(output, $0.baseAddress, $0.count) }
+            if count > 0 {
+                pending += buffer.prefix(count)
+            } else if count == 0 || errno != EINTR && errno != EAGAIN {
+                return .endOfOutput
+            }
+        }
+    }
+
+    /// Waits, at most `timeout`, for a child to exit and collects its status; nil
+    /// (and the child killed) when it outlives the limit.
+    public static func waitForExit(_ pid: pid_t, timeout: Duration) -> Int32? {
+        waitForExit(pid, deadline: ContinuousClock.now + timeout)
+    }
+
     /// Collects a child's exit status without blocking; nil while it runs.
     public static func reap(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0

@@ -50,8 +50,7 @@ struct AgentCommand: ParsableCommand {
         do {
             try AgentServer.run(configuration: configuration)
         } catch let error as AgentError {
-            printError("dpucert agent: \(error)")
-            throw inputErrorExitCode
+            throw CLIError(.input, command: "agent", "\(error)")
         }
     }
 }

@@ -15,20 +15,21 @@ struct DPUCert: ParsableCommand {
     )
 
     /// As ArgumentParser's, except that usage errors exit 2, as the CLI contract says
-    /// (ArgumentParser's own default is 64).
+    /// (ArgumentParser's own default is 64), and a `CLIError` prints its message and
+    /// exits with its kind's status.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let error as CLIError {
+            printError(error.message)
+            Foundation.exit(error.kind.exitCode)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 printError(fullMessage(for: error))
-                Foundation.exit(inputErrorExitCode.rawValue)
+                Foundation.exit(CLIError.Kind.input.exitCode)
             }
             exit(withError: error)
         }
     }
 }
-
-/// Exit status for bad usage, profiles or input (the CLI contract's 2).
-let inputErrorExitCode = ExitCode(2)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Emulator
 import Foundation
+import Probes
 import Profiles
 
 struct EmulateCommand: ParsableCommand {
@@ -33,11 +34,9 @@ struct EmulateCommand: ParsableCommand {
                 _ = try EmulatedSysfsTree.write([card], to: out)
                 print("wrote \(out): \(card.id), faults: \(fault.isEmpty ? "none" : fault.joined(separator: ", "))")
             } catch let error as ProfileError {
-                printError(error.description)
-                throw inputErrorExitCode
+                throw CLIError(.input, located: error.description)
             } catch let error as EmulatorError {
-                printError("dpucert emulate sysfs: \(error)")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: "emulate sysfs", "\(error)")
             }
         }
     }
@@ -63,8 +62,7 @@ struct EmulateCommand: ParsableCommand {
                 _ = try EmulatedSysfsTree.write(fleet, to: out)
                 print("wrote \(out): \(cards) cards × (1 PF + \(vfs) VFs), \(cards * (1 + vfs)) PFs and VFs")
             } catch {
-                printError("dpucert emulate fleet: \(error)")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: "emulate fleet", "\(error)")
             }
         }
     }
@@ -84,30 +82,29 @@ struct EmulateCommand: ParsableCommand {
         @Option(help: "Inject a lab fault (repeatable; see `dpucert emulate faults`).")
         var fault: [String] = []
 
+        @OptionGroup var stateDirectory: LabStateDirectoryOption
+
         func run() throws {
             let loaded: Profile
             do {
                 loaded = try ProfileLoader.load(path: profile)
             } catch {
-                printError(error.description)
-                throw inputErrorExitCode
+                throw CLIError(.input, located: error.description)
             }
             let faults = try FaultSelection(names: fault)
             guard faults.pci.isEmpty else {
-                printError("dpucert emulate up: \(faults.pci.map(\.name).joined(separator: ", ")) are PCI faults; inject them with `emulate sysfs` or `run --fault`")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: "emulate up", "\(faults.pci.map(\.name).joined(separator: ", ")) are PCI faults; "
+                               + "inject them with `emulate sysfs` or `run --fault`")
             }
             guard let spec = LabSpec(profile: loaded, name: name, agent: .thisExecutable) else {
-                printError("dpucert emulate up: \(profile) has no isolation section or no emulation.lab addresses")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: "emulate up", "\(profile) has no isolation section or no emulation.lab addresses")
             }
             do {
-                _ = try Lab.removeLeftovers()
-                let lab = try Lab.up(spec, faults: faults.lab, standing: true)
+                _ = try Lab.removeLeftovers(stateDirectory: stateDirectory.path)
+                let lab = try Lab.up(spec, faults: faults.lab, standing: true, stateDirectory: stateDirectory.path)
                 print("lab \(lab.name) is up: namespaces \(lab.topology.nodes.map(\.site.description).joined(separator: ", "))")
             } catch {
-                printError("dpucert emulate up: \(error)")
-                throw ExitCode(error.isInputError ? 2 : 3)
+                throw CLIError(error, command: "emulate up")
             }
         }
     }
@@ -120,13 +117,14 @@ struct EmulateCommand: ParsableCommand {
         @Option(help: "Lab name.")
         var name: String
 
+        @OptionGroup var stateDirectory: LabStateDirectoryOption
+
         func run() throws {
             do {
-                try Lab.down(name: name)
+                try Lab.down(name: name, stateDirectory: stateDirectory.path)
                 print("lab \(name) is down")
             } catch {
-                printError("dpucert emulate down: \(error)")
-                throw ExitCode(error.isInputError ? 2 : 3)
+                throw CLIError(error, command: "emulate down")
             }
         }
     }
@@ -140,12 +138,23 @@ struct EmulateCommand: ParsableCommand {
     }
 }
 
-extension LabError {
+/// `--state-dir`: where labs keep their state files, tokens and agent logs.
+struct LabStateDirectoryOption: ParsableArguments {
+    @Option(name: .customLong("state-dir"),
+            help: ArgumentHelp("Directory of the labs' state files, tokens and agent logs "
+                               + "(default: $\(DPUCertDirectories.runVariable)/labs, /run/dpucert/labs).", valueName: "DIR"))
+    var override: String?
+
+    var path: String { override ?? Lab.defaultStateDirectory }
+}
+
+extension CLIError {
     /// Bad names and specs are the caller's to fix (exit 2); the rest is infrastructure (exit 3).
-    var isInputError: Bool {
-        switch self {
-        case .invalidSpec, .unknownFault, .alreadyExists: true
-        default: false
+    init(_ error: LabError, command: String) {
+        let kind: Kind = switch error {
+        case .invalidSpec, .unknownFault, .alreadyExists: .input
+        default: .incomplete
         }
+        self.init(kind, command: command, "\(error)")
     }
 }

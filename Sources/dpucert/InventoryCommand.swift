@@ -33,8 +33,7 @@ struct InventoryCommand: ParsableCommand {
         do {
             inventory = try InventoryReader(source: source).read()
         } catch {
-            printError("dpucert inventory: \(error)")
-            throw inputErrorExitCode
+            throw CLIError(.input, command: "inventory", "\(error)")
         }
         switch format {
         case .text:
@@ -44,8 +43,4 @@ struct InventoryCommand: ParsableCommand {
             print()
         }
     }
-}
-
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

@@ -15,10 +15,11 @@ struct LabSession {
 
     var name: String? { lab?.name }
 
-    init(profile: Profile, attachTo name: String?, faults: [LabFault], wanted: Bool, logger: Logger) throws {
+    init(profile: Profile, attachTo name: String?, faults: [LabFault], wanted: Bool, stateDirectory: String,
+         logger: Logger) throws {
         self.logger = logger
         if let name {
-            let lab = try Lab.attach(name: name)
+            let lab = try Lab.attach(name: name, stateDirectory: stateDirectory)
             if !faults.isEmpty {
                 logger.warning("lab \(name) stands with faults \(lab.faults.map(\.name)); --fault names for the lab are ignored")
             }
@@ -39,7 +40,7 @@ struct LabSession {
             environment = TestbedEnvironment(unavailable: "network namespaces cannot be created here: \(reason)")
             return
         }
-        let removed = try Lab.removeLeftovers()
+        let removed = try Lab.removeLeftovers(stateDirectory: stateDirectory)
         if !removed.isEmpty { logger.notice("removed the leftovers of killed runs: labs \(removed.joined(separator: ", "))") }
         let name = "dc" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
         guard let spec = LabSpec(profile: profile, name: name, agent: AgentLauncher.thisExecutable) else {
@@ -47,7 +48,7 @@ struct LabSession {
             environment = TestbedEnvironment(unavailable: "the profile's emulation section names no lab addresses")
             return
         }
-        let lab = try Lab.up(spec, faults: faults)
+        let lab = try Lab.up(spec, faults: faults, stateDirectory: stateDirectory)
         self.lab = lab
         environment = TestbedEnvironment(LabTestbed(lab))
     }
@@ -82,8 +83,7 @@ struct FaultSelection {
             do {
                 fault = try EmulatedFault.named(name)
             } catch {
-                printError("dpucert: \(error)")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: nil, "\(error)")
             }
             if let labFault = fault.labFault { lab.append(labFault) } else { pci.append(fault) }
         }

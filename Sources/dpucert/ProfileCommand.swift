@@ -18,8 +18,9 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             let diagnostics = ProfileLoader.validate(paths: files)
-            for diagnostic in diagnostics { printError(diagnostic.description) }
-            guard diagnostics.isEmpty else { throw inputErrorExitCode }
+            guard diagnostics.isEmpty else {
+                throw CLIError(.input, located: diagnostics.map(\.description).joined(separator: "\n"))
+            }
             for file in files { print("\(file): valid") }
         }
     }

@@ -29,6 +29,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Use an emulated lab made by `emulate up` and leave it standing.")
     var lab: String?
 
+    @OptionGroup var stateDirectory: LabStateDirectoryOption
+
     @Option(help: "A hardware testbed file (testbeds/*.yaml): where the DPU's agents and management plane are. Implies --hardware.")
     var testbed: String?
 
@@ -79,8 +81,7 @@ struct RunCommand: ParsableCommand {
         do {
             loaded = try ProfileLoader.load(path: profile)
         } catch {
-            printError(error.description)
-            throw inputErrorExitCode
+            throw CLIError(.input, located: error.description)
         }
         let observer = ConsoleObserver(detail: quiet ? .quiet : verbose ? .verbose : .normal)
         let session = RunSession(arguments: self, profile: loaded, observer: observer)

@@ -43,8 +43,7 @@ struct RunSession {
         do {
             baseline = try InventoryReader(bus: backend.bus).read()
         } catch {
-            printError("dpucert run: the PCI bus could not be read: \(error)")
-            return RunExitCode.incomplete.rawValue
+            throw CLIError(.incomplete, command: "run", "the PCI bus could not be read: \(error)")
         }
         let context = TestContext(
             profile: profile,
@@ -55,8 +54,7 @@ struct RunSession {
         let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
         logger.debug("plan: \(tests.map(\.id).joined(separator: ", "))")
         if tests.isEmpty {
-            printError("dpucert run: no check matches --only \(arguments.only.joined(separator: " "))")
-            return inputErrorExitCode.rawValue
+            throw CLIError(.input, command: "run", "no check matches --only \(arguments.only.joined(separator: " "))")
         }
         let run = CertificationRun(profile: profile, profileSHA256: try profileDigest(), mode: backend.mode,
                                    faults: arguments.fault, commandLine: CommandLine.arguments,
@@ -85,18 +83,16 @@ struct RunSession {
                 tree = try EmulatedSysfsTree.write([card], to: root)
             } catch {
                 try? FileManager.default.removeItem(atPath: root)
-                printError("dpucert run: cannot emulate \(profile.id): \(error)")
-                throw inputErrorExitCode
+                throw CLIError(.input, command: "run", "cannot emulate \(profile.id): \(error)")
             }
             let removeTree = { try? FileManager.default.removeItem(atPath: root) }
             let lab: LabSession
             do {
                 lab = try LabSession(profile: profile, attachTo: arguments.lab, faults: faults.lab, wanted: wantsIsolation,
-                                     logger: logger)
+                                     stateDirectory: arguments.stateDirectory.path, logger: logger)
             } catch {
                 removeTree()
-                printError("dpucert run: cannot build the emulated lab: \(error)")
-                throw ExitCode(RunExitCode.incomplete.rawValue)
+                throw CLIError(.incomplete, command: "run", "cannot build the emulated lab: \(error)")
             }
             observer.say("dpucert: EMULATED run of \(profile.id) (no hardware verdict possible); emulated PCI tree \(root)"
                          + (lab.name.map { "; lab \($0)" } ?? "")
@@ -120,8 +116,7 @@ struct RunSession {
         do {
             return TestbedEnvironment(try HardwareTestbed.load(path: path, profile: profile))
         } catch {
-            printError("dpucert run: \(error)")
-            throw inputErrorExitCode
+            throw CLIError(.input, command: "run", "\(error)")
         }
     }
 
@@ -178,8 +173,7 @@ struct RunSession {
         do {
             try ReportFormat.write(report, to: targets.map { (format: $0.0, path: $0.1) })
         } catch {
-            printError("dpucert run: cannot write the reports: \(error)")
-            throw ExitCode(RunExitCode.incomplete.rawValue)
+            throw CLIError(.incomplete, command: "run", "cannot write the reports: \(error)")
         }
         return targets.map(\.1)
     }

@@ -1,5 +1,6 @@
 // dpucert-lab-fixture: a stand-in process for lab tests.
 //   agent ARGS...  runs the agent exactly as `dpucert agent ARGS...` does
+//   silent         stands in for an agent that never gets ready: prints nothing, waits (at most 120 s) to be killed
 //   hold NAME [FAULT...]  brings lab NAME up, prints "ready", and waits (at most 120 s) to be killed
 //   down NAME      removes lab NAME
 import Agent
@@ -11,6 +12,8 @@ do {
     switch arguments.first {
     case "agent":
         try AgentServer.run(configuration: AgentConfiguration(commandLine: Array(arguments.dropFirst())))
+    case "silent":
+        Thread.sleep(forTimeInterval: 120)
     case "hold" where arguments.count >= 2:
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let faults = try arguments.dropFirst(2).map { (name: String) throws(LabError) in try LabFault.named(name) }
@@ -23,7 +26,7 @@ do {
     case "down" where arguments.count == 2:
         try Lab.down(name: arguments[1])
     default:
-        FileHandle.standardError.write(Data("usage: dpucert-lab-fixture agent ARGS... | hold NAME [FAULT...] | down NAME\n".utf8))
+        FileHandle.standardError.write(Data("usage: dpucert-lab-fixture agent ARGS... | silent | hold NAME [FAULT...] | down NAME\n".utf8))
         exit(2)
     }
 } catch {

@@ -1,4 +1,5 @@
-import Emulator
+@testable import Emulator
+import Agent
 import Foundation
 import Glibc
 import Probes
@@ -82,7 +83,9 @@ struct LabLifecycleTests {
         let lab = try Lab.up(spec)
         defer { try? lab.down() }
         for namespace in labNamespaces(spec.name) { #expect(NetworkNamespace.exists(namespace), "\(namespace)") }
-        #expect(FileManager.default.fileExists(atPath: "\(Lab.stateDirectory)/\(spec.name).json"))
+        #expect(FileManager.default.fileExists(atPath: "\(lab.stateDirectory)/\(spec.name).json"))
+        let dpuLog = try String(contentsOfFile: "\(lab.stateDirectory)/\(spec.name).dpu.log", encoding: .utf8)
+        #expect(dpuLog.contains(AgentServer.readyLinePrefix), "the ready line the lab waited for is in the log: \(dpuLog)")
         #expect(FileManager.default.fileExists(atPath: lab.topology.agentTokenFile))
         #expect {
             try Lab.up(spec)
@@ -93,10 +96,50 @@ struct LabLifecycleTests {
 
         try lab.down()
         for namespace in labNamespaces(spec.name) { #expect(!NetworkNamespace.exists(namespace), "\(namespace)") }
-        #expect(!FileManager.default.fileExists(atPath: "\(Lab.stateDirectory)/\(spec.name).json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.stateDirectory)/\(spec.name).json"))
         #expect(!FileManager.default.fileExists(atPath: lab.topology.agentTokenFile))
         try lab.down()
         try Lab.down(name: spec.name)
+    }
+
+    @Test("An agent that never prints its ready line fails the lab's start within the bound, naming the line")
+    func silentAgent() throws {
+        var spec = LabSupport.spec()
+        spec.agent = AgentLauncher(executable: LabSupport.fixture, arguments: ["silent"])
+        let started = ContinuousClock.now
+        #expect {
+            _ = try Lab.up(spec)
+        } throws: { error in
+            guard case .agentNotReady(_, let detail)? = error as? LabError else { return false }
+            return detail.contains(AgentServer.readyLinePrefix) && detail.contains("within")
+        }
+        #expect(started.duration(to: .now) < LabProcesses.readinessTimeout + .seconds(8))
+        #expect(try Lab.objects(named: spec.name, in: Lab.defaultStateDirectory).isEmpty, "a failed start leaves nothing")
+    }
+
+    @Test("DPUCERT_RUN_DIR moves a lab's state directory")
+    func runDirectoryFromEnvironment() throws {
+        let name = LabSupport.uniqueName()
+        let runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-run-\(name)").path
+        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+        let log = runDirectory + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let pid = try CommandRunner.spawnDetached(["env", "\(DPUCertDirectories.runVariable)=\(runDirectory)", LabSupport.fixture,
+                                                   "hold", name], logPath: log)
+        defer {
+            kill(pid, SIGKILL)
+            _ = CommandRunner.waitForExit(pid, timeout: .seconds(5))
+            try? Lab.down(name: name, stateDirectory: runDirectory + "/labs")
+        }
+        let deadline = ContinuousClock.now + .seconds(15)
+        var output = ""
+        while !output.contains("ready") && ContinuousClock.now < deadline && CommandRunner.reap(pid) == nil {
+            Thread.sleep(forTimeInterval: 0.05)
+            output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        }
+        try #require(output.contains("ready \(name)"), "holder output: \(output)")
+        #expect(FileManager.default.fileExists(atPath: "\(runDirectory)/labs/\(name).json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(Lab.defaultStateDirectory)/\(name).json"))
     }
 
     @Test("A run killed with SIGKILL leaves a leftover that is found and removed")

@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import Probes
 import Testing
 
@@ -42,5 +44,38 @@ struct CommandRunnerTests {
             guard let error = error as? CommandError, case .couldNotStart = error.reason else { return false }
             return true
         }
+    }
+}
+
+@Suite("Descriptors a child inherits")
+struct InheritedDescriptorTests {
+    /// The child's own descriptors, listed by the shell's glob, which holds the lowest
+    /// free descriptor (3) on /proc/PID/fd while it reads it.
+    private static let listDescriptors = #"printf descriptors; for f in /proc/$$/fd/*; do printf ' %s' "${f##*/}"; done; echo"#
+
+    @Test("Only stdio reaches a child, whichever way it is started, while this process holds open pipes",
+          arguments: [false, true])
+    func onlyStandardDescriptors(announcing: Bool) throws {
+        // A pipe made without close-on-exec is the leak a child must still not see.
+        var heldOpen: [Int32] = [-1, -1]
+        try #require(pipe(&heldOpen) == 0)
+        defer { heldOpen.forEach { close($0) } }
+        let line: String
+        if announcing {
+            let log = "/tmp/dpucert-descriptors-\(getpid()).log"
+            defer { unlink(log) }
+            let child = try CommandRunner.spawnDetachedAnnouncing(["sh", "-c", Self.listDescriptors], logPath: log)
+            defer { close(child.output) }
+            guard case .found(let found) = CommandRunner.awaitLine(startingWith: "descriptors", from: child.output,
+                                                                   timeout: .seconds(10)) else {
+                Issue.record("no descriptor listing")
+                return
+            }
+            line = found
+            _ = CommandRunner.waitForExit(child.pid, timeout: .seconds(5))
+        } else {
+            line = try CommandRunner.run(["sh", "-c", Self.listDescriptors]).standardOutput.trimmingCharacters(in: .newlines)
+        }
+        #expect(line.split(separator: " ").dropFirst().sorted() == ["0", "1", "2", "3"], "\(line)")
     }
 }

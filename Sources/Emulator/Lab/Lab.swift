@@ -13,11 +13,14 @@ import Probes
 ///     host tmfifo_net0 ── tmfifo_net0 DPU oob_net0 ── eth0 oob
 ///
 /// Nothing is created outside the lab's namespaces except the state file (and token)
-/// under `stateDirectory`, so `down` and `leftovers` find everything by name.
+/// in its state directory, so `down` and `leftovers` find everything by name.
 public final class Lab: Sendable {
-    public static let stateDirectory = "/run/dpucert/labs"
+    /// `$DPUCERT_RUN_DIR/labs` (/run/dpucert/labs); every entry point takes another.
+    public static var defaultStateDirectory: String { DPUCertDirectories.run + "/labs" }
 
     public let spec: LabSpec
+    /// The directory holding its state file, generated token and agent logs.
+    public let stateDirectory: String
     public let faults: Set<LabFault>
     /// What the lab looks like, for the checks.
     public let topology: LabTopology
@@ -25,8 +28,9 @@ public final class Lab: Sendable {
 
     public var name: String { spec.name }
 
-    private init(spec: LabSpec, faults: Set<LabFault>, topology: LabTopology, agentPIDs: [pid_t]) {
+    private init(spec: LabSpec, stateDirectory: String, faults: Set<LabFault>, topology: LabTopology, agentPIDs: [pid_t]) {
         self.spec = spec
+        self.stateDirectory = stateDirectory
         self.faults = faults
         self.topology = topology
         self.agentPIDs = agentPIDs
@@ -35,34 +39,36 @@ public final class Lab: Sendable {
     /// Builds the lab. Refuses a name whose objects exist. On failure everything
     /// created so far is removed again. `standing`: the lab outlives this process
     /// (`dpucert emulate up`) and is never reported as a leftover.
-    public static func up(_ spec: LabSpec, faults: [LabFault] = [], standing: Bool = false) throws(LabError) -> Lab {
+    public static func up(_ spec: LabSpec, faults: [LabFault] = [], standing: Bool = false,
+                          stateDirectory: String = defaultStateDirectory) throws(LabError) -> Lab {
         try spec.validate()
         if faults.contains(.tenantLeak) && spec.tenantCount < 2 {
             throw .invalidSpec(field: "tenantCount", expected: "at least 2 with \(LabFault.tenantLeak)", found: "\(spec.tenantCount)")
         }
         let plan = LabAddressPlan(spec: spec)
-        let existing = try objects(named: spec.name)
+        let existing = try objects(named: spec.name, in: stateDirectory)
         if !existing.isEmpty { throw .alreadyExists(name: spec.name, objects: existing) }
         let faultSet = Set(faults)
         let owner = standing ? nil : LabState.Process.current
-        let state = LabState(spec: spec, faults: faults, owner: owner, tokenFile: spec.tokenFile ?? tokenPath(spec.name),
+        let state = LabState(spec: spec, faults: faults, owner: owner, tokenFile: spec.tokenFile ?? tokenPath(spec.name, in: stateDirectory),
                              tokenGenerated: spec.tokenFile == nil, createdAt: Date())
-        try state.create(at: statePath(spec.name))
-        var builder = LabBuilder(plan: plan, faults: faultSet, tokenFile: state.tokenFile)
+        try state.create(at: statePath(spec.name, in: stateDirectory))
+        var builder = LabBuilder(plan: plan, faults: faultSet, tokenFile: state.tokenFile, stateDirectory: stateDirectory)
         do {
             try builder.build()
             let topology = try LabReader(plan: plan, firewall: builder.firewall, tokenFile: state.tokenFile).read()
-            return Lab(spec: spec, faults: faultSet, topology: topology, agentPIDs: builder.agentPIDs)
+            return Lab(spec: spec, stateDirectory: stateDirectory, faults: faultSet, topology: topology,
+                       agentPIDs: builder.agentPIDs)
         } catch {
-            try? removeObjects(named: spec.name, children: builder.agentPIDs)
+            try? removeObjects(named: spec.name, in: stateDirectory, children: builder.agentPIDs)
             throw error
         }
     }
 
     /// A lab that stands already (made by `dpucert emulate up`), read back from its
     /// state file and namespaces. Taking it down from here removes it for good.
-    public static func attach(name: String) throws(LabError) -> Lab {
-        let path = statePath(name)
+    public static func attach(name: String, stateDirectory: String = defaultStateDirectory) throws(LabError) -> Lab {
+        let path = statePath(name, in: stateDirectory)
         let state: LabState
         do {
             state = try LabState.load(from: path)
@@ -75,22 +81,23 @@ public final class Lab: Sendable {
         }
         let firewall = LabFirewall(plan: plan, faults: Set(state.faults))
         let topology = try LabReader(plan: plan, firewall: firewall, tokenFile: state.tokenFile).read()
-        return Lab(spec: state.spec, faults: Set(state.faults), topology: topology, agentPIDs: [])
+        return Lab(spec: state.spec, stateDirectory: stateDirectory, faults: Set(state.faults), topology: topology,
+                   agentPIDs: [])
     }
 
     /// Removes this lab (and reaps the agents this process started).
     public func down() throws(LabError) {
-        try Self.removeObjects(named: name, children: agentPIDs)
+        try Self.removeObjects(named: name, in: stateDirectory, children: agentPIDs)
     }
 
     /// Removes every object of lab `name`: processes in its namespaces, the
     /// namespaces (with their veths, bridges and firewall), the state file and the
     /// generated token. Safe to repeat; a lab that is not there is not an error.
-    public static func down(name: String) throws(LabError) {
+    public static func down(name: String, stateDirectory: String = defaultStateDirectory) throws(LabError) {
         guard LabSpec.isValidName(name) else {
             throw .invalidSpec(field: "name", expected: "1-\(LabSpec.maximumNameLength) letters and digits, starting with a letter", found: "\"\(name)\"")
         }
-        try removeObjects(named: name, children: [])
+        try removeObjects(named: name, in: stateDirectory, children: [])
     }
 
     /// The DPU's nftables firewall and the drop counters the checks read.
@@ -102,7 +109,7 @@ public final class Lab: Sendable {
     }
 
     /// Labs whose owning process is gone (killed runs), with their namespaces.
-    public static func leftovers() throws(LabError) -> [LabLeftover] {
+    public static func leftovers(stateDirectory: String = defaultStateDirectory) throws(LabError) -> [LabLeftover] {
         let directory = URL(fileURLWithPath: stateDirectory)
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
         let live = try namespaceNames()
@@ -116,22 +123,22 @@ public final class Lab: Sendable {
 
     /// Removes every leftover lab; returns their names.
     @discardableResult
-    public static func removeLeftovers() throws(LabError) -> [String] {
-        let found = try leftovers()
-        for leftover in found { try down(name: leftover.name) }
+    public static func removeLeftovers(stateDirectory: String = defaultStateDirectory) throws(LabError) -> [String] {
+        let found = try leftovers(stateDirectory: stateDirectory)
+        for leftover in found { try down(name: leftover.name, stateDirectory: stateDirectory) }
         return found.map(\.name)
     }
 
     // MARK: objects by name
 
-    static func statePath(_ name: String) -> String { "\(stateDirectory)/\(name).json" }
-    static func tokenPath(_ name: String) -> String { "\(stateDirectory)/\(name).token" }
-    static func logPath(_ name: String, role: String) -> String { "\(stateDirectory)/\(name).\(role).log" }
+    static func statePath(_ name: String, in directory: String) -> String { "\(directory)/\(name).json" }
+    static func tokenPath(_ name: String, in directory: String) -> String { "\(directory)/\(name).token" }
+    static func logPath(_ name: String, role: String, in directory: String) -> String { "\(directory)/\(name).\(role).log" }
 
     /// Every object of lab `name` that exists now, described for messages.
-    static func objects(named name: String) throws(LabError) -> [String] {
+    static func objects(named name: String, in directory: String) throws(LabError) -> [String] {
         let namespaces = try namespaceNames().filter { LabState.belongs($0, to: name) }.map { "netns \($0)" }
-        let files = [statePath(name)].filter { FileManager.default.fileExists(atPath: $0) }
+        let files = [statePath(name, in: directory)].filter { FileManager.default.fileExists(atPath: $0) }
         return namespaces + files
     }
 
@@ -144,7 +151,7 @@ public final class Lab: Sendable {
         }
     }
 
-    private static func removeObjects(named name: String, children: [pid_t]) throws(LabError) {
+    private static func removeObjects(named name: String, in directory: String, children: [pid_t]) throws(LabError) {
         let namespaces = try namespaceNames().filter { LabState.belongs($0, to: name) }
         LabProcesses.stopAll(in: namespaces, children: children)
         for namespace in namespaces {
@@ -155,8 +162,8 @@ public final class Lab: Sendable {
                 if NetworkNamespace.exists(namespace) { throw .command(error) }
             }
         }
-        let state = try? LabState.load(from: statePath(name))
-        var files = [statePath(name)] + LabProcesses.roles.map { logPath(name, role: $0) }
+        let state = try? LabState.load(from: statePath(name, in: directory))
+        var files = [statePath(name, in: directory)] + LabProcesses.roles.map { logPath(name, role: $0, in: directory) }
         if let state, state.tokenGenerated { files.append(state.tokenFile) }
         for file in files where FileManager.default.fileExists(atPath: file) {
             do {
@@ -180,7 +187,7 @@ public struct LabLeftover: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The state file `/run/dpucert/labs/NAME.json`, written before anything else is
+/// The state file `NAME.json` in the lab's state directory, written before anything else is
 /// created so a killed `up` still leaves a record; `attach` rebuilds the lab's
 /// description from it.
 struct LabState: Codable {
@@ -212,7 +219,8 @@ struct LabState: Codable {
 
     func create(at path: String) throws(LabError) {
         do {
-            try FileManager.default.createDirectory(atPath: Lab.stateDirectory, withIntermediateDirectories: true,
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -11,12 +11,15 @@ struct LabBuilder {
     let plan: LabAddressPlan
     let firewall: LabFirewall
     let tokenFile: String
+    /// Where the agents' logs go, beside the lab's state file.
+    let stateDirectory: String
     private(set) var agentPIDs: [pid_t] = []
 
-    init(plan: LabAddressPlan, faults: Set<LabFault>, tokenFile: String) {
+    init(plan: LabAddressPlan, faults: Set<LabFault>, tokenFile: String, stateDirectory: String) {
         self.plan = plan
         self.firewall = LabFirewall(plan: plan, faults: faults)
         self.tokenFile = tokenFile
+        self.stateDirectory = stateDirectory
     }
 
     private var spec: LabSpec { plan.spec }
@@ -161,18 +164,19 @@ struct LabBuilder {
             ("peer", plan.peer, peerControl, []),
             ("oob", plan.oob, oobControl, []),
         ]
-        var started: [(role: String, namespace: String, pid: pid_t, control: [SocketEndpoint], services: [ManagementService])] = []
+        var started: [(role: String, pid: pid_t, output: Int32)] = []
+        // Every agent is started before any is waited for, so they bind in parallel.
+        defer { for agent in started { close(agent.output) } }
         for agent in agents {
-            let pid = try LabProcesses.start(spec.agent, namespace: agent.namespace, tokenFile: tokenFile,
-                                             control: agent.control, services: agent.services,
-                                             logPath: Lab.logPath(spec.name, role: agent.role))
-            agentPIDs.append(pid)
-            started.append((agent.role, agent.namespace, pid, agent.control, agent.services))
+            let child = try LabProcesses.start(spec.agent, namespace: agent.namespace, tokenFile: tokenFile,
+                                               control: agent.control, services: agent.services,
+                                               logPath: Lab.logPath(spec.name, role: agent.role, in: stateDirectory))
+            agentPIDs.append(child.pid)
+            started.append((agent.role, child.pid, child.output))
         }
         for agent in started {
-            try LabProcesses.waitUntilReady(role: agent.role, pid: agent.pid, site: .namespace(agent.namespace),
-                                            control: agent.control, services: agent.services,
-                                            logPath: Lab.logPath(spec.name, role: agent.role))
+            try LabProcesses.waitUntilReady(role: agent.role, pid: agent.pid, output: agent.output,
+                                            logPath: Lab.logPath(spec.name, role: agent.role, in: stateDirectory))
         }
     }
 

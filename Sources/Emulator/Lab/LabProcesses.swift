@@ -3,52 +3,43 @@ import Foundation
 import Glibc
 import Probes
 
-/// Starting agents inside lab namespaces, waiting for them to listen, and stopping
+/// Starting agents inside lab namespaces, waiting for their ready lines, and stopping
 /// every process a lab's namespaces hold.
 enum LabProcesses {
     /// The machines that run an agent (their log files are named after them).
     static let roles = ["dpu", "peer", "oob"]
     static let readinessTimeout = Duration.seconds(10)
 
-    /// `ip netns exec NAMESPACE <executable> <arguments> <agent arguments>`, output to `logPath`.
+    /// `ip netns exec NAMESPACE <executable> <arguments> <agent arguments>`: standard
+    /// error to `logPath`, standard output to the returned pipe, which carries the
+    /// agent's ready line (`waitUntilReady`).
     static func start(_ launcher: AgentLauncher, namespace: String, tokenFile: String, control: [SocketEndpoint],
-                      services: [ManagementService], logPath: String) throws(LabError) -> pid_t {
+                      services: [ManagementService], logPath: String) throws(LabError) -> (pid: pid_t, output: Int32) {
         let configuration = AgentConfiguration(controlEndpoints: control, tokenFile: tokenFile, services: services)
         let arguments = ["ip", "netns", "exec", namespace, launcher.executable] + launcher.arguments
             + configuration.commandLineArguments
         do {
-            return try CommandRunner.spawnDetached(arguments, logPath: logPath)
+            return try CommandRunner.spawnDetachedAnnouncing(arguments, logPath: logPath)
         } catch {
             throw .command(error)
         }
     }
 
-    /// Polls, from the agent's own namespace, until every control endpoint and
-    /// service answers; fails early when the agent exits.
-    static func waitUntilReady(role: String, pid: pid_t, site: ProbeSite, control: [SocketEndpoint],
-                               services: [ManagementService], logPath: String) throws(LabError) {
-        var pending = control.map { ProbeRequest.tcp(local($0), timeout: .milliseconds(200)) }
-            + services.map { service -> ProbeRequest in
-                let endpoint = local(service.endpoint)
-                return service.kind.transport == .tcp ? .tcp(endpoint, timeout: .milliseconds(200))
-                    : .udp(endpoint, timeout: .milliseconds(200))
-            }
-        let deadline = ContinuousClock.now + readinessTimeout
-        while !pending.isEmpty {
-            if let status = CommandRunner.reap(pid) {
-                throw .agentNotReady(role: role, detail: "it exited with status \(status); log \(logPath): \(logTail(logPath))")
-            }
-            guard ContinuousClock.now < deadline else {
-                throw .agentNotReady(role: role, detail: "still not answering after \(readinessTimeout.evidenceText): "
-                                     + pending.map(\.method.description).joined(separator: "; ") + "; log \(logPath): \(logTail(logPath))")
-            }
-            do {
-                let results = try Prober.run(pending, from: site)
-                pending = zip(pending, results).filter { $0.1.outcome != .open }.map(\.0)
-            } catch {
-                throw .agentNotReady(role: role, detail: "probing it failed: \(error)")
-            }
-            if !pending.isEmpty { Thread.sleep(forTimeInterval: 0.02) }
+    /// Waits, at most `timeout`, for the agent's ready line on `output`: the agent
+    /// prints it once every control endpoint and service is bound, and exits non-zero
+    /// when a bind fails. The line is added to the agent's log. The caller closes `output`.
+    static func waitUntilReady(role: String, pid: pid_t, output: Int32, logPath: String,
+                               timeout: Duration = readinessTimeout) throws(LabError) {
+        switch CommandRunner.awaitLine(startingWith: AgentServer.readyLinePrefix, from: output, timeout: timeout) {
+        case .found(let line):
+            appendToLog(line, logPath)
+        case .endOfOutput:
+            let ending = CommandRunner.waitForExit(pid, timeout: .seconds(1)).map { "exited with status \($0)" } ?? "closed its output"
+            throw .agentNotReady(role: role, detail: "it \(ending) before printing \"\(AgentServer.readyLinePrefix)...\"; "
+                                 + "log \(logPath): \(logTail(logPath))")
+        case .timedOut:
+            throw .agentNotReady(role: role, detail: "no \"\(AgentServer.readyLinePrefix)...\" line within "
+                                 + "\(timeout.evidenceText); log \(logPath): \(logTail(logPath))")
         }
     }
 
@@ -89,13 +80,12 @@ enum LabProcesses {
         }
     }
 
-    /// Unspecified addresses are probed through loopback.
-    private static func local(_ endpoint: SocketEndpoint) -> SocketEndpoint {
-        switch endpoint.address.description {
-        case "0.0.0.0": SocketEndpoint(IPAddress("127.0.0.1")!, endpoint.port)
-        case "::": SocketEndpoint(IPAddress("::1")!, endpoint.port)
-        default: endpoint
-        }
+    private static func appendToLog(_ line: String, _ path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     private static func logTail(_ path: String) -> String {

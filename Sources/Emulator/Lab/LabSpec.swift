@@ -5,7 +5,7 @@ import Probes
 /// policy as a device profile states them, and how to start the agent.
 public struct LabSpec: Sendable, Hashable, Codable {
     /// The lab name: 1-12 letters and digits, starting with a letter. Every object
-    /// the lab creates carries it (`NAME-host`, `dpucert_NAME`, `/run/dpucert/labs/NAME.json`).
+    /// the lab creates carries it (`NAME-host`, `dpucert_NAME`, `NAME.json` in the state directory).
     public var name: String
     /// TCP ports the DPU's management plane serves (SSH 22, Redfish/HTTPS 443, ...).
     public var managementTCPPorts: [UInt16]
