@@ -131,13 +131,7 @@ struct LabLifecycleTests {
             _ = CommandRunner.waitForExit(pid, timeout: .seconds(5))
             try? Lab.down(name: name, stateDirectory: runDirectory + "/labs")
         }
-        let deadline = ContinuousClock.now + .seconds(15)
-        var output = ""
-        while !output.contains("ready") && ContinuousClock.now < deadline && CommandRunner.reap(pid) == nil {
-            Thread.sleep(forTimeInterval: 0.05)
-            output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        }
-        try #require(output.contains("ready \(name)"), "holder output: \(output)")
+        try awaitHolder(pid, name: name, log: log)
         #expect(FileManager.default.fileExists(atPath: "\(runDirectory)/labs/\(name).json"))
         #expect(!FileManager.default.fileExists(atPath: "\(Lab.defaultStateDirectory)/\(name).json"))
     }
@@ -149,13 +143,7 @@ struct LabLifecycleTests {
         defer { try? FileManager.default.removeItem(atPath: log) }
         let pid = try CommandRunner.spawnDetached([LabSupport.fixture, "hold", name], logPath: log)
         defer { try? Lab.down(name: name) }
-        let deadline = ContinuousClock.now + .seconds(15)
-        var output = ""
-        while !output.contains("ready") && ContinuousClock.now < deadline && CommandRunner.reap(pid) == nil {
-            Thread.sleep(forTimeInterval: 0.05)
-            output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        }
-        try #require(output.contains("ready \(name)"), "holder output: \(output)")
+        try awaitHolder(pid, name: name, log: log)
         #expect(try !Lab.leftovers().contains { $0.name == name }, "a running owner is not a leftover")
 
         kill(pid, SIGKILL)
@@ -214,4 +202,15 @@ struct LabLifecycleTests {
             }
         }
     }
+}
+
+/// Waits (at most 15 s) until the lab-holding fixture `pid` says its lab `name` is up.
+private func awaitHolder(_ pid: pid_t, name: String, log: String) throws {
+    let deadline = ContinuousClock.now + .seconds(15)
+    var output = ""
+    while !output.contains("ready") && ContinuousClock.now < deadline && CommandRunner.reap(pid) == nil {
+        Thread.sleep(forTimeInterval: 0.05)
+        output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    }
+    try #require(output.contains("ready \(name)"), "holder output: \(output)")
 }

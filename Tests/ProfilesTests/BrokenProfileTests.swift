@@ -29,7 +29,7 @@ struct BrokenProfile: Sendable, CustomStringConvertible {
 }
 
 /// Lines 1-7 of most cases: a valid start, so each case's own lines begin at line 8.
-private let head = """
+let validProfileHead = """
     schemaVersion: 1
     id: test-card
     vendor: Test
@@ -55,7 +55,7 @@ private let networkFunction = """
 let brokenProfiles: [BrokenProfile] = [
     BrokenProfile(
         name: "unknown key, with a suggestion",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -70,11 +70,11 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "unknown key, far from any known key",
-        yaml: head + networkFunction + "colour: blue\n",
+        yaml: validProfileHead + networkFunction + "colour: blue\n",
         expected: [ExpectedDiagnostic(15, 1, "colour", "unknown key; expected one of schemaVersion, id, vendor")]),
     BrokenProfile(
         name: "wrong type: text where an integer belongs",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -85,7 +85,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(13, 14, "pci.functions[0].count", "expected an integer 1...256, found \"two\"")]),
     BrokenProfile(
         name: "wrong type: a quoted number is text",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -96,7 +96,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(13, 14, "pci.functions[0].count", "found \"2\"")]),
     BrokenProfile(
         name: "wrong type: a scalar where a list belongs",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -107,7 +107,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(13, 21, "pci.functions[0].capabilities", "expected a list, found \"msix\"")]),
     BrokenProfile(
         name: "TotalVFs beyond the 16-bit register",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -122,7 +122,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "TotalVFs that is not a number",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -134,7 +134,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(14, 28, "pci.functions[0].sriov.minTotalVFs", "found \"lots\"")]),
     BrokenProfile(
         name: "link width 3",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -148,7 +148,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "link speed 7 GT/s",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -163,7 +163,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "enableVFs above minTotalVFs",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -177,7 +177,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "minimum throughput above the ports' line rate",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             network: {minTcpThroughputGbps: 30}
             """,
         expected: [
@@ -186,7 +186,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "management port 0",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             isolation:
               management: {ipv4: ["192.168.100.2"], tcpPorts: [0, 22]}
             """,
@@ -196,7 +196,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "lab address outside the benchmark and documentation ranges",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             isolation:
               management: {ipv4: ["192.168.100.2"], ipv6: ["fe80::1"]}
             emulation:
@@ -211,7 +211,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "duplicate function name",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -224,7 +224,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(13, 13, "pci.functions[1].name", "duplicate function name 'network-pf'")]),
     BrokenProfile(
         name: "duplicate role and duplicate match",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -240,7 +240,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "a match for any subsystem overlaps a subsystem-specific one",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -279,7 +279,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(3, 1, "", "YAML syntax error: found a tab character")]),
     BrokenProfile(
         name: "YAML duplicate key",
-        yaml: head + "vendor: Other\n",
+        yaml: validProfileHead + "vendor: Other\n",
         expected: [ExpectedDiagnostic(3, 1, "", "duplicate key 'vendor'")]),
     BrokenProfile(
         name: "empty file",
@@ -291,11 +291,11 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(1, 1, "", "expected a mapping with keys schemaVersion, id")]),
     BrokenProfile(
         name: "unsupported schema version",
-        yaml: head.replacingOccurrences(of: "schemaVersion: 1", with: "schemaVersion: 2") + networkFunction,
+        yaml: validProfileHead.replacingOccurrences(of: "schemaVersion: 1", with: "schemaVersion: 2") + networkFunction,
         expected: [ExpectedDiagnostic(1, 16, "schemaVersion", "unsupported schemaVersion 2; this dpucert reads schemaVersion 1")]),
     BrokenProfile(
         name: "subsystem vendor without subsystem device",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -305,7 +305,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(12, 14, "pci.functions[0].match", "subsystemVendor and subsystemDevice go together")]),
     BrokenProfile(
         name: "ffff is not an ID",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -315,7 +315,7 @@ let brokenProfiles: [BrokenProfile] = [
         expected: [ExpectedDiagnostic(12, 23, "pci.functions[0].match.vendor", "ffff is what an absent function reads as")]),
     BrokenProfile(
         name: "sections that need a capability, extended capabilities that need pcie",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -334,7 +334,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "enableVFs when enabling is not allowed, VFs beyond the routing ID space",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: network-pf
@@ -349,7 +349,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "suites without the function they run on",
-        yaml: head + """
+        yaml: validProfileHead + """
             pci:
               functions:
                 - name: management
@@ -364,7 +364,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "management addresses that are not unicast",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             isolation:
               management:
                 ipv4: ["127.0.0.1", "224.0.0.1"]
@@ -378,7 +378,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "isolation without a lab to emulate it in, pre-enabled VFs beyond TotalVFs",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             isolation:
               management: {ipv4: ["192.168.100.2"]}
             emulation:
@@ -391,7 +391,7 @@ let brokenProfiles: [BrokenProfile] = [
         ]),
     BrokenProfile(
         name: "lab without the address family the card is probed on",
-        yaml: head + networkFunction + """
+        yaml: validProfileHead + networkFunction + """
             isolation:
               management: {ipv6: ["fe80::21a:caff:feff:ff01"]}
             emulation:
@@ -456,7 +456,7 @@ struct BrokenProfileTests {
     func rendering() throws {
         let error = try #require(throws: ProfileError.self) {
             try ProfileLoader.load(
-                yaml: head + """
+                yaml: validProfileHead + """
                     pci:
                       functions:
                         - name: network-pf

@@ -2,18 +2,6 @@ import Foundation
 import Testing
 @testable import Profiles
 
-/// Lines 1-7: a valid start, so each case's own lines begin at line 8.
-private let identity = """
-    schemaVersion: 1
-    id: test-card
-    vendor: Test
-    model: Test card
-    formFactor: PCIe HHHL
-    ports:
-      - {name: p0, speedGbps: 25}
-
-    """
-
 /// Lines 9-17 when line 8 declares the mode: a network function present in every mode and a
 /// management function present only in the modes its last line (17) names.
 private func functions(presentIn: String = "[privileged]") -> String {
@@ -34,43 +22,43 @@ private func functions(presentIn: String = "[privileged]") -> String {
 let brokenManagementModes: [BrokenProfile] = [
     BrokenProfile(
         name: "an unknown management mode",
-        yaml: identity + "managementMode: zero-trust\n" + functions(),
+        yaml: validProfileHead + "managementMode: zero-trust\n" + functions(),
         expected: [ExpectedDiagnostic(8, 17, "managementMode", "expected one of restricted or privileged, found \"zero-trust\"")]),
     BrokenProfile(
         name: "a misspelt mode in presentIn, with a suggestion",
-        yaml: identity + "managementMode: restricted\n" + functions(presentIn: "[privilegd]"),
+        yaml: validProfileHead + "managementMode: restricted\n" + functions(presentIn: "[privilegd]"),
         expected: [ExpectedDiagnostic(17, 19, "pci.functions[1].presentIn[0]", "found \"privilegd\"; did you mean 'privileged'?")]),
     BrokenProfile(
         name: "presentIn that is not a list",
-        yaml: identity + "managementMode: restricted\n" + functions(presentIn: "privileged"),
+        yaml: validProfileHead + "managementMode: restricted\n" + functions(presentIn: "privileged"),
         expected: [ExpectedDiagnostic(17, 18, "pci.functions[1].presentIn", "expected a list, found \"privileged\"")]),
     BrokenProfile(
         name: "presentIn naming a mode twice",
-        yaml: identity + "managementMode: restricted\n" + functions(presentIn: "[privileged, privileged]"),
+        yaml: validProfileHead + "managementMode: restricted\n" + functions(presentIn: "[privileged, privileged]"),
         expected: [ExpectedDiagnostic(17, 31, "pci.functions[1].presentIn[1]", "duplicate management mode 'privileged'")]),
     BrokenProfile(
         name: "presentIn naming every mode",
-        yaml: identity + "managementMode: restricted\n" + functions(presentIn: "[privileged, restricted]"),
+        yaml: validProfileHead + "managementMode: restricted\n" + functions(presentIn: "[privileged, restricted]"),
         expected: [ExpectedDiagnostic(17, 18, "pci.functions[1].presentIn", "lists every management mode")]),
     BrokenProfile(
         name: "a misspelt presentIn key: unknown, and the mode then decides nothing",
-        yaml: identity + "managementMode: restricted\n" + functions().replacingOccurrences(of: "presentIn:", with: "presentOn:"),
+        yaml: validProfileHead + "managementMode: restricted\n" + functions().replacingOccurrences(of: "presentIn:", with: "presentOn:"),
         expected: [
             ExpectedDiagnostic(8, 17, "managementMode", "no function in pci.functions lists presentIn"),
             ExpectedDiagnostic(17, 7, "pci.functions[1].presentOn", "unknown key; did you mean 'presentIn'?"),
         ]),
     BrokenProfile(
         name: "presentIn without the card's management mode",
-        yaml: identity + functions(),
+        yaml: validProfileHead + functions(),
         expected: [ExpectedDiagnostic(1, 1, "", "missing required key 'managementMode': function 'soc-management' lists presentIn")]),
     BrokenProfile(
         name: "every function depends on the mode",
-        yaml: identity + "managementMode: restricted\n"
+        yaml: validProfileHead + "managementMode: restricted\n"
             + functions().replacingOccurrences(of: "device: \"a2d6\"}", with: "device: \"a2d6\"}\n      presentIn: [restricted]"),
         expected: [ExpectedDiagnostic(11, 5, "pci.functions", "every function lists presentIn; at least one must be present in every management mode")]),
     BrokenProfile(
         name: "a host management channel that contradicts the mode",
-        yaml: identity + "managementMode: restricted\n" + functions() + """
+        yaml: validProfileHead + "managementMode: restricted\n" + functions() + """
             isolation:
               management: {ipv4: ["192.0.2.1"]}
               hostManagementChannel: {interface: tmfifo_net0, mode: privileged}
@@ -90,7 +78,7 @@ struct ManagementModeTests {
          ["pci.functions[network-pf]", "pci.functions[soc-management].presentIn", "pci.functions[soc-management]"]),
     ])
     func expectedFunctions(mode: Profile.ManagementMode, expected: [String], paths: [String]) throws {
-        let profile = try ProfileLoader.load(yaml: identity + "managementMode: \(mode.rawValue)\n" + functions(), file: "card.yaml")
+        let profile = try ProfileLoader.load(yaml: validProfileHead + "managementMode: \(mode.rawValue)\n" + functions(), file: "card.yaml")
         #expect(profile.managementMode == mode)
         #expect(profile.expectedFunctions.map(\.name) == expected)
         #expect(profile.modeDependentFunctions.map(\.name) == ["soc-management"])
@@ -116,14 +104,14 @@ struct ManagementModeTests {
 
     @Test("a channel that agrees with the mode, or a mode-independent profile, loads")
     func agreeingChannel() throws {
-        let agreeing = try ProfileLoader.load(yaml: identity + "managementMode: restricted\n" + functions() + """
+        let agreeing = try ProfileLoader.load(yaml: validProfileHead + "managementMode: restricted\n" + functions() + """
             isolation:
               management: {ipv4: ["192.0.2.1"]}
               hostManagementChannel: {interface: tmfifo_net0, mode: restricted}
             """, file: "card.yaml")
         #expect(agreeing.isolation?.hostManagementChannel?.mode == .restricted)
         let independent = try ProfileLoader.load(
-            yaml: identity + functions().replacingOccurrences(of: "\n      presentIn: [privileged]", with: ""), file: "card.yaml")
+            yaml: validProfileHead + functions().replacingOccurrences(of: "\n      presentIn: [privileged]", with: ""), file: "card.yaml")
         #expect(independent.managementMode == nil)
         #expect(independent.expectedFunctions.map(\.name) == ["network-pf", "soc-management"])
         #expect(independent.modeDependentFunctions.isEmpty)
