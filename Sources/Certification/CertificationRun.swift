@@ -49,12 +49,10 @@ public struct CertificationRun: Sendable {
                        dut inventory: PCIInventory, observer: (any RunObserver)? = nil) -> Report {
         let plan = Self.plan(for: profile)
         var results = results
-        let statusByID = Dictionary(results.map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first })
+        let statusByID = results.statusByID
         let coverage = profile.requirementPaths.map { path in
             let checks = plan.filter { $0.covers(profile).contains(path) }.map(\.id)
-            let statuses = checks.compactMap { statusByID[$0] }
-            return CoverageEntry(requirement: path, checks: checks,
-                                 outcome: !checks.isEmpty && statuses.isEmpty ? .leftOut : .combining(statuses))
+            return CoverageEntry(requirement: path, checks: checks, outcome: .of(checks: checks, in: statusByID))
         }
         if selection == nil {
             for entry in coverage where entry.checks.isEmpty {

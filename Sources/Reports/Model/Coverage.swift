@@ -13,6 +13,13 @@ public enum CoverageOutcome: String, Sendable, Codable, Hashable, CaseIterable {
     /// Its checks were left out of a partial run (`--only`).
     case leftOut = "left-out"
 
+    /// The outcome of a requirement examined by `checks`, from the statuses their results
+    /// have (`statusByID`): left out when none of them ran, else as `combining` says.
+    public static func of(checks: [String], in statusByID: [String: TestStatus]) -> CoverageOutcome {
+        let statuses = checks.compactMap { statusByID[$0] }
+        return !checks.isEmpty && statuses.isEmpty ? .leftOut : combining(statuses)
+    }
+
     /// The outcome of a requirement from the statuses of the checks that examine it:
     /// a failure outranks an error, an error a skip; passed only when all passed.
     public static func combining(_ statuses: [TestStatus]) -> CoverageOutcome {
@@ -54,5 +61,12 @@ public struct RunSelection: Sendable, Codable, Hashable {
     public init(only: [String], leftOut: [String]) {
         self.only = only
         self.leftOut = leftOut
+    }
+}
+
+extension Array where Element == TestResult {
+    /// Each result's status by its id (the first, should an id repeat).
+    public var statusByID: [String: TestStatus] {
+        Dictionary(map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -72,7 +72,7 @@ extension Report {
             }
         }
 
-        try validateCoverage(statusByID: Dictionary(results.map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first }))
+        try validateCoverage(statusByID: results.statusByID)
 
         let derived = Summary(results: results, mode: run.mode, runStatus: run.status, coverage: coverage,
                               partial: run.selection != nil)
@@ -97,17 +97,11 @@ extension Report {
         for (index, entry) in coverage.enumerated() {
             try expect(seen.insert(entry.requirement).inserted, "coverage[\(index)].requirement",
                        "a requirement listed once", entry.requirement)
-            var statuses: [TestStatus] = []
-            for check in entry.checks {
-                if let status = statusByID[check] {
-                    statuses.append(status)
-                } else {
-                    try expect(leftOut.contains(check), "coverage[\(index)].checks",
-                               "ids of results in this report or of checks left out by --only", check)
-                }
+            for check in entry.checks where statusByID[check] == nil {
+                try expect(leftOut.contains(check), "coverage[\(index)].checks",
+                           "ids of results in this report or of checks left out by --only", check)
             }
-            let expected: CoverageOutcome = !entry.checks.isEmpty && statuses.isEmpty ? .leftOut
-                : CoverageOutcome.combining(statuses)
+            let expected = CoverageOutcome.of(checks: entry.checks, in: statusByID)
             try expect(entry.outcome == expected, "coverage[\(index)].outcome", expected.rawValue, entry.outcome.rawValue)
         }
     }
