@@ -35,27 +35,41 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Emulated cards on the PCI bus: config space, sysfs-shaped trees, SR-IOV, PCI faults.
         .target(
             name: "Emulator",
-            dependencies: ["Profiles", "Inventory", "Probes", "Agent", "Testbed"],
+            dependencies: ["Profiles", "Inventory"],
             swiftSettings: swiftSettings
         ),
         // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).
         .target(name: "CNetShims"),
+        // Sockets, subprocesses, IP address types, namespace entry, kernel parameters.
+        .target(
+            name: "Systems",
+            dependencies: ["CNetShims"],
+            swiftSettings: swiftSettings
+        ),
+        // Probes and measurements: reachability, port scans, neighbour discovery.
         .target(
             name: "Probes",
-            dependencies: ["CNetShims"],
+            dependencies: ["Systems", "CNetShims"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Agent",
-            dependencies: ["Probes", "CNetShims"],
+            dependencies: ["Systems", "Probes", "CNetShims"],
             swiftSettings: swiftSettings
         ),
         // The testbed protocol the suites probe through, and the hardware testbed file.
         .target(
             name: "Testbed",
-            dependencies: ["Probes", "Agent", "Profiles"],
+            dependencies: ["Systems", "Probes", "Agent", "Profiles"],
+            swiftSettings: swiftSettings
+        ),
+        // The emulated lab: namespaces, veth, nftables and agents standing in for a DPU set-up.
+        .target(
+            name: "Lab",
+            dependencies: ["Systems", "Probes", "Agent", "Testbed", "Profiles"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -65,13 +79,13 @@ let package = Package(
         ),
         .target(
             name: "Certification",
-            dependencies: ["Inventory", "Profiles", "Probes", "Testbed", "Reports", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Inventory", "Profiles", "Systems", "Probes", "Testbed", "Reports", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "dpucert",
             dependencies: [
-                "Inventory", "Profiles", "Emulator", "Certification", "Reports", "Agent", "Testbed",
+                "Inventory", "Profiles", "Emulator", "Lab", "Certification", "Reports", "Systems", "Agent", "Testbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -81,21 +95,22 @@ let package = Package(
         // Times the report writers for scripts/bench; not shipped.
         .executableTarget(name: "dpucert-bench", dependencies: ["Reports"], swiftSettings: swiftSettings),
         // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
-        .target(name: "TestGates", dependencies: ["Probes"], path: "Tests/TestGates", swiftSettings: swiftSettings),
+        .target(name: "TestGates", dependencies: ["Systems"], path: "Tests/TestGates", swiftSettings: swiftSettings),
         .target(name: "PCITestSupport", dependencies: ["Inventory", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport", "TestGates"], swiftSettings: swiftSettings),
         .target(name: "ReportTestSupport", dependencies: ["TestGates"], path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-        .testTarget(name: "ProbesTests", dependencies: ["Probes", "TestGates"], swiftSettings: swiftSettings),
-        .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Probes", "Profiles"], swiftSettings: swiftSettings),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Probes"], swiftSettings: swiftSettings),
-        .testTarget(name: "LabTests", dependencies: ["Emulator", "Probes", "Agent", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "SystemsTests", dependencies: ["Systems", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "Systems", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Systems", "Profiles"], swiftSettings: swiftSettings),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Systems", "Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Systems", "Probes", "Agent", "Testbed", "TestGates"], swiftSettings: swiftSettings),
         // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
-        .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Emulator"], path: "Tests/LabFixture",
+        .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Lab"], path: "Tests/LabFixture",
                           swiftSettings: swiftSettings),
-        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "Testbed", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "Lab", "Systems", "Testbed", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

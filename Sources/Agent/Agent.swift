@@ -7,6 +7,7 @@
 // POSIX sockets and threads, no event loop.
 import Foundation
 import Probes
+import Systems
 
 /// What an agent serves.
 public struct AgentConfiguration: Sendable, Hashable {

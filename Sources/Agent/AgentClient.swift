@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Probes
+import Systems
 
 /// An authenticated control session with an agent, opened from a probe site on this
 /// machine. One command at a time; not for concurrent use. Probe results it returns
@@ -92,16 +93,9 @@ public final class AgentClient {
         return counters
     }
 
-    /// Every listening socket on the agent's machine.
+    /// Every listening socket on the agent's machine, with its owner where visible.
     public func listeningSockets() throws -> [ListeningSocket] {
-        try okFields(exchange("LISTENING")).map { field in
-            let parts = field.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let transport = TransportProtocol(rawValue: String(parts[0])),
-                  let endpoint = SocketEndpoint(String(parts[1])) else {
-                throw AgentError("agent \(endpoint)", "expected PROTOCOL:ENDPOINT, found \"\(field)\"")
-            }
-            return ListeningSocket(transport: transport, endpoint: endpoint)
-        }
+        try payloadExchange("LISTENING", answer: [ListeningSocket].self, work: .seconds(10))
     }
 
     /// Starts an echo peer on the address this session reached (`port` 0: any free port).
@@ -148,11 +142,16 @@ public final class AgentClient {
         return result
     }
 
-    /// The agent's UDP sweep (its `UDPPayload.standardList`) of `address`.
-    public func sweepUDP(_ address: IPAddress, timeout: Duration) throws -> [ProbeResult] {
-        let milliseconds = Int((timeout / .milliseconds(1)).rounded(.up))
-        return try payloadExchange("SWEEP-UDP \(address) \(milliseconds)", answer: [ProbeResult].self,
-                                   work: Prober.longestDuration(of: Prober.udpSweep(address, timeout: timeout))).map(stamped)
+    /// A UDP sweep of `ports` of `address` from the agent's machine, at the pace of
+    /// `options` (its linger is the agent's default).
+    public func sweepUDP(_ address: IPAddress, ports: ClosedRange<UInt16> = 1...65535,
+                         options: UDPSweepOptions = UDPSweepOptions()) throws -> UDPSweepResult {
+        let rate = min(max(options.packetsPerSecond, ControlProtocol.sweepRates.lowerBound), ControlProtocol.sweepRates.upperBound)
+        let work = Duration.seconds(Double(ports.count) / Double(rate)) + .seconds(10)
+        var result = try payloadExchange("SWEEP-UDP \(address) \(ports.lowerBound)-\(ports.upperBound) \(rate)",
+                                         answer: UDPSweepResult.self, work: work)
+        result.site = agentSite
+        return result
     }
 
     /// Who answers all-nodes echo on `interface` of the agent's machine.

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Probes
 import Synchronization
+import Systems
 
 /// The agent: control channel listeners, management services and echo peers, each
 /// on its own thread. Every loop polls with a short timeout so `stop()` ends it.
@@ -204,12 +205,7 @@ public final class AgentServer: Sendable {
                 return (Self.refusal(error), false)
             }
         case ("LISTENING", 1):
-            do {
-                let sockets = try Prober.listeningSockets(at: .current)
-                return ((["OK"] + sockets.map { "\($0.transport):\($0.endpoint)" }).joined(separator: " "), false)
-            } catch {
-                return (Self.refusal(error), false)
-            }
+            return (Self.payloadReply { try Prober.listeningSockets(at: .current) }, false)
         case ("ECHO-TCP", 2), ("ECHO-UDP", 2):
             guard let port = UInt16(words[1]) else { return ("ERR expected a port number 0-65535, found \(words[1])", false) }
             guard let localAddress else { return ("ERR the session's local address is unknown", false) }
@@ -237,13 +233,18 @@ public final class AgentServer: Sendable {
             return (Self.payloadReply {
                 try Prober.scanTCP(address, ports: ports, from: .current, sources: configuration.probeSources)
             }, false)
-        case ("SWEEP-UDP", 3):
+        case ("SWEEP-UDP", 4):
             guard let address = IPAddress(words[1]) else { return ("ERR expected an IP address, found \(Self.oneLine(words[1]))", false) }
-            guard let milliseconds = Int(words[2]), (1...ControlProtocol.maximumSweepTimeoutMilliseconds).contains(milliseconds) else {
-                return ("ERR expected a timeout of 1-\(ControlProtocol.maximumSweepTimeoutMilliseconds) ms, found \(Self.oneLine(words[2]))", false)
+            guard let ports = Self.portRange(words[2]) else {
+                return ("ERR expected a port range FIRST-LAST within 0-65535, found \(Self.oneLine(words[2]))", false)
+            }
+            let rates = ControlProtocol.sweepRates
+            guard let rate = Int(words[3]), rates.contains(rate) else {
+                return ("ERR expected datagrams per second within \(rates.lowerBound)-\(rates.upperBound), found \(Self.oneLine(words[3]))", false)
             }
             return (Self.payloadReply {
-                try Prober.sweepUDP(address, from: .current, sources: configuration.probeSources, timeout: .milliseconds(milliseconds))
+                try Prober.sweepUDP(address, ports: ports, from: .current, sources: configuration.probeSources,
+                                    options: UDPSweepOptions(packetsPerSecond: rate))
             }, false)
         case ("NEIGHBOURS", 2):
             guard Self.isInterfaceName(words[1]) else { return ("ERR expected an interface name, found \(Self.oneLine(words[1]))", false) }

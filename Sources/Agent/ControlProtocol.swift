@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Probes
+import Systems
 
 /// The control channel: a TCP line protocol (UTF-8, LF-terminated). The agent greets
 /// with `DPUCERT-AGENT 1`; the first line from the client must be `AUTH <token>`,
@@ -10,12 +11,12 @@ import Probes
 ///
 ///     PING                              → PONG
 ///     COUNTERS <family> <table>         → OK <name>=<packets>/<bytes> ...
-///     LISTENING                         → OK tcp:<endpoint> udp:<endpoint> ...
+///     LISTENING                         → OK <payload>    ([ListeningSocket] with their owners)
 ///     ECHO-TCP <port>                   → OK <endpoint>   (echo listener on the address this session reached; 0 = any port)
 ///     ECHO-UDP <port>                   → OK <endpoint>
 ///     PROBE <payload>                   → OK <payload>    ([ProbeRequest] in, [ProbeResult] out)
 ///     SCAN-TCP <address> <first>-<last> → OK <payload>    (PortScanResult)
-///     SWEEP-UDP <address> <timeout-ms>  → OK <payload>    ([ProbeResult] of the standard UDP list)
+///     SWEEP-UDP <address> <first>-<last> <datagrams/s> → OK <payload>   (UDPSweepResult)
 ///     NEIGHBOURS <interface>            → OK <payload>    (MulticastEchoResult of all-nodes echo)
 ///     QUIT                              → BYE, then close
 ///
@@ -39,11 +40,12 @@ public enum ControlProtocol {
     public static let idleTimeout = Duration.seconds(300)
     /// The most a PROBE may take by `Prober.longestDuration`; longer lists are refused.
     public static let maximumCommandDuration = Duration.seconds(600)
-    /// The longest UDP sweep timeout SWEEP-UDP accepts, in milliseconds.
-    public static let maximumSweepTimeoutMilliseconds = 60_000
+    /// The paces SWEEP-UDP accepts, in datagrams per second: a full sweep at the slowest
+    /// still ends within `maximumCommandDuration`.
+    public static let sweepRates = 110...1_000_000
 }
 
-/// The payloads of PROBE, SCAN-TCP, SWEEP-UDP and NEIGHBOURS: JSON, base64-encoded so
+/// The payloads of LISTENING, PROBE, SCAN-TCP, SWEEP-UDP and NEIGHBOURS: JSON, base64-encoded so
 /// that it stays one line without spaces.
 enum ControlPayload {
     struct NotBase64: Error, CustomStringConvertible {

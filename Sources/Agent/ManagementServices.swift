@@ -1,5 +1,6 @@
 import Foundation
 import Probes
+import Systems
 
 /// The emulated management-plane services: enough protocol for a probe to recognise
 /// each one, nothing more.

@@ -1,6 +1,5 @@
 import Foundation
 import Inventory
-import Probes
 import Profiles
 import Synchronization
 import Testbed

@@ -4,7 +4,7 @@
 // the 4096-byte configuration space hardware would present (`ConfigSpaceEncoder`), the
 // writer of sysfs-shaped trees that real libpci/lspci read (`EmulatedSysfsTree`), the
 // SR-IOV control model behind `sriov_numvfs`, the fleet generator for scale runs
-// (`EmulatedFleet`) and the fault table (`EmulatedFault`): which single property each fault
+// (`EmulatedFleet`) and the PCI fault table (`PCIFault`): which single property each fault
 // breaks and which certification tests it must turn red.
 //
 // The module is independent of Inventory and Profiles on purpose: it knows PCI, not
@@ -28,9 +28,7 @@ public enum EmulatorError: Error, Sendable, Hashable, CustomStringConvertible {
     case destinationNotEmpty(path: String)
     /// A file of an existing tree does not hold what the emulator wrote there.
     case corruptTree(path: String, expected: String, found: String)
-    /// A fault name that is not in the fault table.
-    case unknownFault(name: String, validNames: [String])
-    /// A known fault that cannot break anything on this card (or is not a PCI fault).
+    /// A fault that cannot break anything on this card.
     case faultNotApplicable(fault: String, card: String, reason: String)
     /// A write to `sriov_numvfs` the kernel would refuse.
     case sriovNumVFsRejected(SRIOVNumVFsRejection)
@@ -45,8 +43,6 @@ public enum EmulatorError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(path) already contains an emulated tree (devices/ exists); choose an empty directory"
         case let .corruptTree(path, expected, found):
             return "\(path): expected \(expected), found \(found)"
-        case let .unknownFault(name, validNames):
-            return "unknown fault '\(name)'; valid faults: \(validNames.joined(separator: ", "))"
         case let .faultNotApplicable(fault, card, reason):
             return "fault \(fault) cannot be applied to card \(card): \(reason)"
         case let .sriovNumVFsRejected(rejection):

@@ -1,4 +1,5 @@
 import Foundation
+import Systems
 
 /// Where an nftables table lives: the site (namespace) and the table's family and name.
 public struct FirewallLocation: Sendable, Hashable, Codable, CustomStringConvertible {

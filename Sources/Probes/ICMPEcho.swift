@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import Systems
 
 /// Who answered an all-nodes (ff02::1) echo on one link: link-local neighbour discovery.
 public struct MulticastEchoResult: Sendable, Hashable, Codable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import CNetShims
 import Glibc
+import Systems
 
 /// ARP and NDP resolution sent directly on an interface (AF_PACKET for ARP, a raw
 /// ICMPv6 socket for neighbour solicitations), whatever the routing table says: the

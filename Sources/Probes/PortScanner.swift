@@ -1,5 +1,7 @@
+import CNetShims
 import Glibc
 import Synchronization
+import Systems
 
 /// How a TCP port scan paces itself: `window` connects in flight at once (capped by
 /// the open-file limit), each given up after `timeout`. Dropped ports cost one

@@ -1,3 +1,5 @@
+import Systems
+
 /// How a probe was answered. Probes only classify; what is acceptable is decided by
 /// the checks that read them.
 public enum ProbeOutcome: String, Sendable, Hashable, Codable, CaseIterable {
@@ -25,6 +27,14 @@ public enum ProbeMethod: Sendable, Hashable, Codable, CustomStringConvertible {
     case arp(IPAddress, interface: String)
     /// IPv6 neighbour solicitation to the target's solicited-node group on an interface.
     case ndp(IPAddress, interface: String)
+
+    /// The address the probe aims at.
+    public var target: IPAddress {
+        switch self {
+        case .tcpConnect(let endpoint, _), .udp(let endpoint, _): endpoint.address
+        case .icmpEcho(let address), .arp(let address, _), .ndp(let address, _): address
+        }
+    }
 
     public var description: String {
         switch self {

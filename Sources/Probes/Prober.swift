@@ -1,12 +1,12 @@
 // Probes: measurement without judgement. Reachability probes (TCP connect, UDP,
 // ICMP/ICMPv6 echo, ARP, NDP, all-nodes echo), a TCP port scanner, listening-socket
 // and nftables-counter readers, all runnable from inside a network namespace and from
-// a chosen source address (an agent's site is reached only through its agent); the
-// typed POSIX socket layer and the process runner they and the Agent build on; and
-// `LabTopology`, the description of host, DPU, OOB network, peer and tenants that
-// checks probe against. Each result says what was probed, from where, with what,
-// and how it was answered. Thresholds and verdicts belong to Certification.
+// a chosen source address (an agent's site is reached only through its agent), built
+// on the socket layer and process runner of Systems. Each result says what was probed,
+// from where, with what, and how it was answered. Thresholds and verdicts belong to
+// Certification.
 import Glibc
+import Systems
 
 /// Runs probes from a site. Every entry point measures and classifies; none judges.
 /// Errors thrown are infrastructure failures (namespace missing, socket refused by
@@ -52,19 +52,6 @@ public enum Prober {
     private static func longestDuration(of request: ProbeRequest) -> Duration {
         guard case .tcpConnect(_, readsBanner: true) = request.method else { return request.timeout }
         return request.timeout + TCPProbe.bannerWait
-    }
-
-    /// The probes a UDP sweep of `address` sends: one per port of `targets`.
-    public static func udpSweep(_ address: IPAddress, targets: [UDPProbeTarget] = UDPPayload.standardList,
-                                timeout: Duration = .seconds(1)) -> [ProbeRequest] {
-        targets.map { .udp(SocketEndpoint(address, $0.port), payload: $0.payload, timeout: timeout) }
-    }
-
-    /// Probes every port of `UDPPayload.standardList` (or `targets`) on `address`.
-    public static func sweepUDP(_ address: IPAddress, targets: [UDPProbeTarget] = UDPPayload.standardList,
-                                from site: ProbeSite, sources: [IPAddress] = [],
-                                timeout: Duration = .seconds(1)) throws -> [ProbeResult] {
-        try run(udpSweep(address, targets: targets, timeout: timeout), from: site, sources: sources)
     }
 
     /// Why `sources` cannot serve as probe sources (two addresses of one family), or nil.

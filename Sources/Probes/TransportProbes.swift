@@ -1,4 +1,5 @@
 import Glibc
+import Systems
 
 enum TCPProbe {
     /// How long an open connection is read for a greeting.

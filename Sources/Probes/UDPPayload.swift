@@ -18,7 +18,8 @@ public struct UDPPayload: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public static let generic = UDPPayload(name: "generic", bytes: Array("dpucert-probe\n".utf8))
 
-    /// The UDP ports a management-plane sweep probes, with their requests.
+    /// Well-known UDP ports with a request their service answers; a sweep sends these
+    /// there and `generic` elsewhere.
     public static let standardList: [UDPProbeTarget] = [
         UDPProbeTarget(port: 53, payload: UDPPayload(name: "dns-query", bytes: dnsQuery(id: 0x4450, name: ["dpucert-probe", "invalid"], recursion: true))),
         UDPProbeTarget(port: 67, payload: UDPPayload(name: "dhcp-discover", bytes: dhcpDiscover)),

@@ -1,5 +1,6 @@
 import Probes
 import Profiles
+import Systems
 
 /// A real DPU in a lab, described by a testbed file: the runner probes as the host
 /// from this process, and from the DPU, the OOB network, the peer and the tenants

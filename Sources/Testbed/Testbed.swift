@@ -6,6 +6,7 @@
 // hardware testbed read from a testbed file (`HardwareTestbed`). Suites never learn which.
 import Agent
 import Probes
+import Systems
 
 /// A DPU test set-up that probes can be run in.
 public protocol Testbed: Sendable {
@@ -27,10 +28,16 @@ extension Testbed {
         try atSite(site, local: { try Prober.scanTCP(address, from: site) }, agent: { try $0.scanTCP(address) })
     }
 
-    /// The UDP probe list sent to `address` from `site`.
-    public func sweepUDP(_ address: IPAddress, from site: ProbeSite, timeout: Duration) throws -> [ProbeResult] {
-        try atSite(site, local: { try Prober.sweepUDP(address, from: site, timeout: timeout) },
-                   agent: { try $0.sweepUDP(address, timeout: timeout) })
+    /// A datagram to every UDP port of `address`, from `site`, at the pace of `options`.
+    public func sweepUDP(_ address: IPAddress, from site: ProbeSite, options: UDPSweepOptions) throws -> UDPSweepResult {
+        try atSite(site, local: { try Prober.sweepUDP(address, from: site, options: options) },
+                   agent: { try $0.sweepUDP(address, options: options) })
+    }
+
+    /// What listens at `site` as that machine sees it: every listening TCP socket and
+    /// bound, unconnected UDP socket, with its owner where visible.
+    public func listeningSockets(at site: ProbeSite) throws -> [ListeningSocket] {
+        try atSite(site, local: { try Prober.listeningSockets(at: site) }, agent: { try $0.listeningSockets() })
     }
 
     /// Who answers all-nodes echo on `interface` at `site`.

@@ -1,5 +1,5 @@
-import Probes
 import Profiles
+import Systems
 
 /// A hardware testbed as a lab describes it in `testbeds/*.yaml`: where the DPU's
 /// management plane, its agents, the OOB network, the peer and the tenants are. The

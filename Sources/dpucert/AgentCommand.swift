@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Probes
+import Systems
 
 struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

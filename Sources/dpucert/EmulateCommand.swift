@@ -1,8 +1,9 @@
 import ArgumentParser
 import Emulator
 import Foundation
-import Probes
+import Lab
 import Profiles
+import Systems
 
 struct EmulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,8 +30,12 @@ struct EmulateCommand: ParsableCommand {
         func run() throws {
             do {
                 let loaded = try ProfileLoader.load(path: profile)
-                let faults = try fault.map { name throws(EmulatorError) in try EmulatedFault.named(name) }
-                let card = try EmulatedCard(profile: loaded).applying(faults)
+                let faults = try FaultSelection(names: fault)
+                guard faults.lab.isEmpty else {
+                    throw CLIError(.input, command: "emulate sysfs",
+                                   "\(faults.lab.map(\.name).joined(separator: ", ")): lab faults need a lab (`dpucert emulate up`); this writes only the PCI tree")
+                }
+                let card = try EmulatedCard(profile: loaded).applying(faults.pci)
                 _ = try EmulatedSysfsTree.write([card], to: out)
                 print("wrote \(out): \(card.id), faults: \(fault.isEmpty ? "none" : fault.joined(separator: ", "))")
             } catch let error as ProfileError {
@@ -133,7 +138,9 @@ struct EmulateCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the faults emulation can inject, one per line.")
 
         func run() {
-            for fault in EmulatedFault.allCases { print(fault.listing) }
+            for fault in FaultSelection.listing {
+                print("\(fault.name) [\(fault.domain)] \(fault.summary) (breaks: \(fault.breaks.joined(separator: ", ")))")
+            }
         }
     }
 }

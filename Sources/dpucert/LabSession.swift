@@ -1,9 +1,10 @@
 import Certification
 import Emulator
 import Foundation
+import Lab
 import Logging
-import Probes
 import Profiles
+import Systems
 
 /// The emulated lab of one run: attached (`--lab`, left standing) or built for the run
 /// and always taken down; absent, with the reason, where the isolation suite cannot run.
@@ -74,18 +75,25 @@ extension AgentLauncher {
 
 /// `--fault` names split by who injects them: the PCI tree writer or the lab.
 struct FaultSelection {
-    var pci: [EmulatedFault] = []
+    var pci: [PCIFault] = []
     var lab: [LabFault] = []
 
     init(names: [String]) throws {
         for name in names {
-            let fault: EmulatedFault
-            do {
-                fault = try EmulatedFault.named(name)
-            } catch {
-                throw CLIError(.input, command: nil, "\(error)")
+            if let fault = PCIFault(rawValue: name) {
+                pci.append(fault)
+            } else if let fault = LabFault(rawValue: name) {
+                lab.append(fault)
+            } else {
+                throw CLIError(.input, command: nil,
+                               "unknown fault '\(name)'; valid faults: \(Self.listing.map(\.name).joined(separator: ", "))")
             }
-            if let labFault = fault.labFault { lab.append(labFault) } else { pci.append(fault) }
         }
+    }
+
+    /// Every fault emulation can inject, as `dpucert emulate faults` lists them.
+    static var listing: [(name: String, domain: String, summary: String, breaks: [String])] {
+        PCIFault.allCases.map { ($0.name, "pci", $0.summary, $0.brokenTestIDs) }
+            + LabFault.allCases.map { ($0.name, "lab", $0.summary, $0.breaks) }
     }
 }

@@ -6,7 +6,6 @@ import Emulator
 import Foundation
 import Inventory
 import Logging
-import Probes
 import Profiles
 import Reports
 import Testbed

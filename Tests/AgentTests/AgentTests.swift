@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import Probes
+import Systems
 import Testing
 
 /// A token file in a fresh temporary directory.
@@ -187,9 +188,11 @@ struct AgentServerTests {
             #expect(reply.outcome == .open)
             #expect(reply.detail.contains("\"ping-udp\""))
             let listening = try client.listeningSockets()
-            #expect(listening.contains(ListeningSocket(transport: .tcp, endpoint: tcp)))
-            #expect(listening.contains(ListeningSocket(transport: .udp, endpoint: udp)))
-            #expect(listening.contains(ListeningSocket(transport: .tcp, endpoint: agent.control)))
+            let seen = Set(listening.map { "\($0.transport) \($0.endpoint)" })
+            #expect(seen.isSuperset(of: ["tcp \(tcp)", "udp \(udp)", "tcp \(agent.control)"]))
+            // The agent holds its sockets, and the DPU's view names it.
+            let owner = listening.first { $0.transport == .tcp && $0.endpoint == agent.control }?.owner
+            #expect(owner?.hasSuffix("]") == true, "\(String(describing: owner))")
         }
     }
 
@@ -298,15 +301,19 @@ struct AgentProbeTests {
         }
     }
 
-    @Test("SWEEP-UDP probes the standard UDP list from the agent")
+    @Test("SWEEP-UDP sweeps a port range from the agent: a reply where a service answers, port-unreachable elsewhere")
     func sweep() throws {
         try LoopbackAgent.with { agent in
             let client = try agent.connect()
             defer { client.close() }
-            let results = try client.sweepUDP(IPAddress("127.0.0.1")!, timeout: .milliseconds(300))
-            #expect(results.map(\.request) == Prober.udpSweep(IPAddress("127.0.0.1")!, timeout: .milliseconds(300)))
-            #expect(results.allSatisfy { $0.site == agent.site })
-            #expect(results.allSatisfy { $0.request.timeout == .milliseconds(300) })
+            let echo = try client.startEcho(.udp, port: 0)
+            let ports = (echo.port - 3)...(echo.port + 3)
+            let result = try client.sweepUDP(echo.address, ports: ports, options: UDPSweepOptions(packetsPerSecond: 1000))
+            #expect(result.site == agent.site && result.ports == ports)
+            #expect(result.answers(.reply).map(\.port) == [echo.port])
+            // Loopback answers every closed port (no ICMP rate limit on loopback).
+            #expect(result.answers(.portUnreachable).count == ports.count - 1)
+            #expect(result.description.hasPrefix("from agent \(agent.control): udp sweep \(echo.address) ports \(ports.lowerBound)-"))
         }
     }
 
@@ -341,7 +348,8 @@ struct AgentProbeTests {
             #expect(try client.exchange("PROBE \(Data("{}".utf8).base64EncodedString())").hasPrefix("ERR "))
             #expect(try client.exchange("SCAN-TCP 127.0.0.1 20-10").hasPrefix("ERR expected a port range"))
             #expect(try client.exchange("SCAN-TCP localhost 1-10").hasPrefix("ERR expected an IP address"))
-            #expect(try client.exchange("SWEEP-UDP 127.0.0.1 0").hasPrefix("ERR expected a timeout"))
+            #expect(try client.exchange("SWEEP-UDP 127.0.0.1 1-10 5").hasPrefix("ERR expected datagrams per second"))
+            #expect(try client.exchange("SWEEP-UDP 127.0.0.1 10-1 1000").hasPrefix("ERR expected a port range"))
             let slow = Array(repeating: ProbeRequest.tcp(try closedLoopbackPort(), timeout: .seconds(60)), count: 64 * 11)
             #expect(throws: AgentError.self) { try client.probe(slow) }
             #expect(throws: AgentError.self) { try client.discoverLinkNeighbours(on: "lo\nQUIT") }

@@ -1,4 +1,3 @@
-import Emulator
 import Foundation
 import Inventory
 import Profiles

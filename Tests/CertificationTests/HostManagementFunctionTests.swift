@@ -19,7 +19,7 @@ private func smartNIC(in mode: Profile.ManagementMode) throws -> Profile {
 /// that declares another or the same.
 struct ManagementModeCase: Sendable, CustomTestStringConvertible {
     var card: Profile.ManagementMode
-    var faults: [EmulatedFault] = []
+    var faults: [PCIFault] = []
     var declared: Profile.ManagementMode
     var status: TestStatus
     /// What the message must say.

@@ -1,5 +1,7 @@
 import Probes
 import Reports
+import Systems
+import Testbed
 import Testing
 @testable import Certification
 
@@ -54,14 +56,6 @@ enum SampleLab {
             agentTokenFile: "/dev/null", firewall: firewall)
     }
 
-    /// The address a probe aims at.
-    static func target(_ method: ProbeMethod) -> IPAddress {
-        switch method {
-        case .tcpConnect(let endpoint, _), .udp(let endpoint, _): endpoint.address
-        case .icmpEcho(let address), .arp(let address, _), .ndp(let address, _): address
-        }
-    }
-
     /// How a sound testbed answers: everything answers from the OOB network and from the
     /// DPU, the host reaches only the allowlisted service, a tenant only its own peer.
     static func soundAnswer(_ site: ProbeSite, _ method: ProbeMethod) -> ProbeOutcome {
@@ -73,7 +67,7 @@ enum SampleLab {
             return endpoint.port == agentPort && [data4, data6].contains(endpoint.address) ? .open : .dropped
         default:
             let tenant = (0..<2).first { tenantSite($0) == site }!
-            return tenantPeers[tenant].contains(target(method)) ? .open : .dropped
+            return tenantPeers[tenant].contains(method.target) ? .open : .dropped
         }
     }
 
@@ -106,7 +100,7 @@ enum SampleLab {
         static func from(_ site: ProbeSite? = nil, to address: IPAddress? = nil, port: UInt16? = nil,
                          _ kind: Kind, _ outcome: ProbeOutcome) -> Answers {
             Answers(rules: [{ probeSite, method in
-                guard site == nil || site == probeSite, address == nil || SampleLab.target(method).unscoped == address!.unscoped,
+                guard site == nil || site == probeSite, address == nil || method.target.unscoped == address!.unscoped,
                       kind.matches(method, port: port) else { return nil }
                 return outcome
             }])
@@ -280,7 +274,7 @@ struct IsolationClassificationTests {
     @Test("management plane: the plan aims at every management address, port and protocol, never at link-local management")
     func managementPlan() {
         let plan = ManagementUnreachable.plan(SampleLab.topology())
-        let hostTargets = Set(plan.fromHost.requests.map { SampleLab.target($0.method) })
+        let hostTargets = Set(plan.fromHost.requests.map { $0.method.target })
         #expect(hostTargets == [SampleLab.management4, SampleLab.management6, SampleLab.data4, SampleLab.data6, SampleLab.dataLinkLocal])
         #expect(plan.fromHost.requests.contains(.arp(SampleLab.management4, on: "pf0", timeout: probeTimeout)))
         #expect(plan.fromHost.requests.contains(.ndp(SampleLab.management6, on: "pf0", timeout: probeTimeout)))
@@ -297,21 +291,34 @@ struct IsolationClassificationTests {
         /// Ports that answer TCP on each address, beyond the sound testbed's (the allowlisted agent on data-plane addresses).
         var open: [IPAddress: [UInt16]] = [:]
         var refused: [IPAddress: [UInt16]] = [:]
+        /// What the UDP sweep of each address drew (a sound testbed: nothing).
+        var udp: [IPAddress: [UDPPortAnswer]] = [:]
         /// Link-local responders to all-nodes echo on the host link; a failed discovery when nil.
         var responders: [IPAddress]? = [SampleLab.dataLinkLocal, SampleLab.peerLinkLocal]
         /// How many planned addresses were scanned before the scan stopped; all when nil.
         var scanned: Int?
         var scanFailure: ProbeFailure?
+        /// What the DPU lists as listening; its view unreadable when nil.
+        var dpuSockets: [ListeningSocket]? = ScanRow.soundSockets
         var status: TestStatus
         var message: String
         var planned = 5
 
         var testDescription: String { name }
+
+        /// The allowlisted agent on every address, SSH on the management address, a resolver on loopback.
+        static let soundSockets = [ListeningSocket(transport: .tcp, endpoint: SocketEndpoint(SampleLab.ip("::"), SampleLab.agentPort)),
+                                   ListeningSocket(transport: .tcp, endpoint: SocketEndpoint(SampleLab.management4, 22), owner: "sshd[80]"),
+                                   ListeningSocket(transport: .udp, endpoint: SocketEndpoint(SampleLab.ip("127.0.0.53"), 53))]
+
+        static func answers(_ kind: UDPPortAnswer.Kind, _ ports: some Sequence<UInt16>) -> [UDPPortAnswer] {
+            ports.map { UDPPortAnswer(port: $0, kind: kind, detail: kind == .reply ? "4-byte reply" : "ICMP destination unreachable: port unreachable") }
+        }
     }
 
     @Test("attack surface: only allowlisted services may answer, and only a complete scan concludes", arguments: [
         ScanRow(name: "only the allowlisted service answers", status: .passed,
-                message: "5 DPU addresses scanned: only allowlisted services answer"),
+                message: "5 DPU addresses scanned (TCP and UDP 1-65535) and 3 sockets the DPU lists probed: only allowlisted services answer"),
         ScanRow(name: "data-plane addresses refuse every other port", refused: [SampleLab.data4: Array(1...1000)],
                 status: .passed, message: "5 DPU addresses scanned"),
         ScanRow(name: "SSH open on a data-plane address", open: [SampleLab.data4: [22]],
@@ -320,15 +327,35 @@ struct IsolationClassificationTests {
                 status: .failed, message: "tcp/443 on 2001:db8:1::1 → answered-closed"),
         ScanRow(name: "the allowlisted port open on a management address", open: [SampleLab.management4: [SampleLab.agentPort]],
                 status: .failed, message: "tcp/7471 on 192.0.2.1 → open"),
-        ScanRow(name: "SNMP answers on a data-plane address", answers: .from(SampleLab.hostSite, to: SampleLab.data4, port: 161, .udp, .open),
-                status: .failed, message: "udp 198.51.100.2:161"),
-        ScanRow(name: "UDP refused on a data-plane address", answers: .from(SampleLab.hostSite, to: SampleLab.data4, .udp, .answeredClosed),
+        ScanRow(name: "a UDP service on an unlisted port answers on a data-plane address",
+                udp: [SampleLab.data4: ScanRow.answers(.reply, [6081])],
+                status: .failed, message: "udp/6081 on 198.51.100.2 → reply: 4-byte reply"),
+        ScanRow(name: "a firewall hole: port-unreachable on a data-plane address",
+                udp: [SampleLab.data6: ScanRow.answers(.portUnreachable, [6082])], status: .failed,
+                message: "udp/6082 on 2001:db8:2::2 → port-unreachable: the datagram passed the DPU firewall (ICMP destination unreachable: port unreachable)"),
+        ScanRow(name: "no default-drop firewall: every port of a data-plane address unreachable",
+                udp: [SampleLab.data4: ScanRow.answers(.portUnreachable, 1...65535)], status: .passed, message: "5 DPU addresses scanned"),
+        ScanRow(name: "a rejecting firewall on a data-plane address", udp: [SampleLab.data4: [
+                    UDPPortAnswer(port: 161, kind: .otherError, detail: "ICMP destination unreachable: administratively prohibited")]],
                 status: .passed, message: "5 DPU addresses scanned"),
-        ScanRow(name: "UDP refused on a management address", answers: .from(SampleLab.hostSite, to: SampleLab.management4, port: 623, .udp, .answeredClosed),
-                status: .failed, message: "udp 192.0.2.1:623"),
+        ScanRow(name: "port-unreachable from a management address", udp: [SampleLab.management4: ScanRow.answers(.portUnreachable, [623])],
+                status: .failed, message: "udp/623 on 192.0.2.1 → port-unreachable"),
+        ScanRow(name: "ICMP answers as many as the DPU's rate limit lets through",
+                udp: [SampleLab.management4: [], SampleLab.data4: ScanRow.answers(.otherError, 1...7)], status: .error,
+                message: "incomplete: the UDP sweeps drew 7 ICMP errors in 0 ms, as many as the DPU's ICMP rate limit lets through"),
         ScanRow(name: "an unknown link-local neighbour is scanned too", open: [SampleLab.ip("fe80::99%pf0"): [22]],
                 responders: [SampleLab.dataLinkLocal, SampleLab.ip("fe80::99%pf0")], status: .failed,
                 message: "tcp/22 on fe80::99%pf0 → open", planned: 6),
+        ScanRow(name: "the DPU lists a UDP service the host reaches on a data-plane address",
+                answers: .from(SampleLab.hostSite, to: SampleLab.data4, port: 6081, .udp, .open),
+                dpuSockets: ScanRow.soundSockets + [ListeningSocket(transport: .udp, endpoint: SocketEndpoint(SampleLab.ip("0.0.0.0"), 6081),
+                                                                    owner: "vxland[91]")],
+                status: .failed, message: "udp 198.51.100.2:6081 payload generic (14 bytes) → open (DPU socket udp 0.0.0.0:6081 (vxland[91]))"),
+        ScanRow(name: "the DPU lists SSH, which answers the host on the management address",
+                answers: .from(SampleLab.hostSite, to: SampleLab.management4, port: 22, .tcp, .open),
+                status: .failed, message: "tcp connect 192.0.2.1:22 → open (DPU socket tcp 192.0.2.1:22 (sshd[80]))"),
+        ScanRow(name: "the DPU's own view cannot be read", dpuSockets: nil, status: .error,
+                message: "incomplete: reading the DPU's listening sockets at netns t-dpu failed: agent: LISTENING refused"),
         ScanRow(name: "neighbour discovery failed", responders: nil, status: .error,
                 message: "incomplete: neighbour discovery (all-nodes echo) on interface pf0 from netns t-host failed: socket: Operation not permitted (EPERM)",
                 planned: 5),
@@ -353,16 +380,22 @@ struct IsolationClassificationTests {
         #expect(targets.count == row.planned)
         let scans = targets.prefix(row.scanned ?? targets.count).map { target in
             let allowed: [UInt16] = [SampleLab.data4, SampleLab.data6, SampleLab.dataLinkLocal].contains(target) ? [SampleLab.agentPort] : []
-            let udp = UDPPayload.standardList.map { ProbeRequest.udp(SocketEndpoint(target, $0.port), payload: $0.payload) }
+            let udp = row.udp[target, default: []]
             return AttackSurface.AddressScan(
                 tcp: PortScanResult(site: SampleLab.hostSite, target: target, ports: 1...65535, options: PortScanOptions(),
                                     open: (allowed + row.open[target, default: []]).sorted(), answeredClosed: row.refused[target, default: []],
                                     notSent: [], droppedCount: 0, elapsed: .zero),
-                udp: SampleLab.results(ProbeBatch(site: SampleLab.hostSite, requests: udp), row.answers))
+                udp: UDPSweepResult(site: SampleLab.hostSite, target: target, ports: 1...65535, options: UDPSweepOptions(),
+                                    answers: udp, notSent: 0, notSentReason: nil, localErrors: 0, elapsed: .zero))
         }
+        let dpuView: Result<AttackSurface.DPUView, ProbeFailure> = row.dpuSockets.map { sockets in
+            .success(AttackSurface.DPUView(sockets: sockets, probes: sockets.map { socket in
+                SampleLab.results(ProbeBatch(site: SampleLab.hostSite, requests: plan.requests(reaching: socket, targets: targets)), row.answers)
+            }))
+        } ?? .failure(ProbeFailure(probe: "reading the DPU's listening sockets at netns t-dpu", error: "agent: LISTENING refused"))
         let readings = AttackSurface.Readings(
             oobControl: SampleLab.results(plan.oobControl, row.answers), hostPathControl: SampleLab.results(plan.hostPathControl, row.answers),
-            neighbours: neighbours, scans: scans, scanFailure: row.scanFailure, scanDuration: .seconds(3))
+            neighbours: neighbours, scans: scans, scanFailure: row.scanFailure, scanDuration: .seconds(3), dpuView: dpuView)
         let outcome = AttackSurface.classify(plan, readings).outcome
         #expect(outcome.status == row.status, "\(outcome.message)")
         #expect(outcome.message.contains(row.message), "\(outcome.message)")
@@ -372,8 +405,36 @@ struct IsolationClassificationTests {
         #expect(planned.value == Double(row.planned))
         #expect(scanned.value == Double(scans.count))
         #expect(scanned.passed == (scans.count == row.planned))
+        #expect(outcome.measurements.first { $0.name == "udp_ports_swept" }?.value == Double(scans.count * 65535))
         #expect(outcome.examined?.count == scans.count)
         if scans.count < row.planned { #expect(outcome.status != .passed) }
+        // The DPU's own view sits in the evidence next to what the host reached.
+        if let sockets = row.dpuSockets {
+            #expect(outcome.evidence.contains("the DPU's own view: \(sockets.count) listening sockets, each as the host reached it:"))
+            #expect(outcome.evidence.contains("  DPU socket udp 127.0.0.53:53 → bound to loopback, not reachable from the host"))
+        }
+    }
+
+    @Test("attack surface: a DPU socket is probed where the host can reach it")
+    func socketRequests() {
+        let plan = AttackSurface.plan(SampleLab.topology())
+        let targets = [SampleLab.data4, SampleLab.data6, SampleLab.dataLinkLocal, SampleLab.management4]
+        func aimedAt(_ address: String, _ transport: TransportProtocol = .udp) -> [String] {
+            plan.requests(reaching: ListeningSocket(transport: transport, endpoint: SocketEndpoint(SampleLab.ip(address), 4789)),
+                          targets: targets).map { "\($0.method.target)" }
+        }
+        #expect(aimedAt("0.0.0.0") == ["198.51.100.2", "192.0.2.1"])
+        #expect(aimedAt("::") == ["198.51.100.2", "2001:db8:2::2", "fe80::2%pf0", "192.0.2.1"])
+        #expect(aimedAt("fe80::2") == ["fe80::2%pf0"])
+        #expect(aimedAt("fe80::77") == ["fe80::77%pf0"])
+        #expect(aimedAt("203.0.113.9", .tcp) == ["203.0.113.9"])
+        #expect(aimedAt("127.0.0.1").isEmpty && aimedAt("::1").isEmpty)
+        // What listens on the host management channel is the channel check's to examine.
+        #expect(aimedAt(SampleLab.channelDPU.description, .tcp).isEmpty)
+        #expect(plan.notProbed(ListeningSocket(transport: .tcp, endpoint: SocketEndpoint(SampleLab.channelDPU, 22)))
+                == "bound to the host management channel (isolation.host-mgmt-channel-closed examines it)")
+        let vxlan = plan.requests(reaching: ListeningSocket(transport: .udp, endpoint: SocketEndpoint(SampleLab.data4, 53)), targets: targets)
+        #expect(vxlan.map(\.method.description) == ["udp 198.51.100.2:53 payload dns-query (39 bytes)"])
     }
 
     @Test("attack surface: the targets are the data-plane addresses, new link-local neighbours, then the management addresses")
@@ -537,7 +598,7 @@ struct IsolationClassificationTests {
         plan.tenants[0].ownPeer = []
         let peers = Set(SampleLab.tenantPeers.joined())
         let withoutPeers = TenantSeparation.Readings(tenants: readings.tenants.map { tenant in
-            TenantSeparation.TenantReadings(results: tenant.results.filter { !peers.contains(SampleLab.target($0.request.method)) },
+            TenantSeparation.TenantReadings(results: tenant.results.filter { !peers.contains($0.request.method.target) },
                                             neighbours: tenant.neighbours)
         })
         let unbacked = TenantSeparation.classify(plan, withoutPeers).outcome

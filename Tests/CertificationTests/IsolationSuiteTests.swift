@@ -1,10 +1,10 @@
-import Emulator
 import Foundation
 import Inventory
-import Probes
+import Lab
 import Profiles
 import Reports
 import TestGates
+import Testbed
 import Testing
 @testable import Certification
 
@@ -59,7 +59,13 @@ struct IsolationSuiteTests {
         let planned = try #require(scan.measurements.first { $0.name == "addresses_planned" })
         let scanned = try #require(scan.measurements.first { $0.name == "addresses_scanned" })
         #expect(planned.value >= 5 && scanned.value == planned.value && scanned.passed)
-        #expect(scan.message == "\(number(scanned.value)) DPU addresses scanned: only allowlisted services answer")
+        #expect(scan.message.hasPrefix("\(number(scanned.value)) DPU addresses scanned (TCP and UDP 1-65535) and "))
+        #expect(scan.message.hasSuffix(" sockets the DPU lists probed: only allowlisted services answer"))
+        // The DPU's own view lists the agent on the DPU, next to how the host reached it.
+        let listed = try #require(scan.measurements.first { $0.name == "dpu_sockets_listed" })
+        #expect(listed.value >= 1)
+        #expect(scan.evidence.contains { $0.hasPrefix("  DPU socket tcp ") && $0.contains(":7471 ") && $0.contains("→ host: tcp connect") })
+        #expect(scan.measurements.first { $0.name == "udp_ports_swept" }?.value == planned.value * 65535)
     }
 
     @Test("a scan cancelled before its first address is error, with the addresses planned and none scanned")

@@ -11,7 +11,7 @@ final class EmulatedPCIFixture {
     let root: String
     let context: TestContext
 
-    init(profile: Profile, faults: [EmulatedFault] = []) throws {
+    init(profile: Profile, faults: [PCIFault] = []) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-pci-\(UUID().uuidString)").path
         let tree = try EmulatedSysfsTree.write([try EmulatedCard(profile: profile).applying(faults)], to: root)
         let bus = LibPCIBus(source: .sysfs(root: root))
@@ -45,8 +45,8 @@ struct PCISuiteTests {
     }
 
     @Test("each PCI fault fails exactly the checks it breaks, naming expected and observed",
-          arguments: EmulatedFault.allCases.filter { $0.domain == .pci })
-    func faultFailsItsChecks(fault: EmulatedFault) throws {
+          arguments: PCIFault.allCases)
+    func faultFailsItsChecks(fault: PCIFault) throws {
         let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
         let results = try EmulatedPCIFixture(profile: profile, faults: [fault]).run()
         let failed = results.filter { $0.status != .passed }

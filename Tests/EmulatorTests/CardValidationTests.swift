@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 /// Descriptions hardware could not present are refused with the field that is wrong.
 @Suite(.requires(.lspci)) struct CardValidationTests {

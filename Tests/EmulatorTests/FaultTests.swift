@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 /// Every file and link under each function directory: `"DDDD:BB:DD.F/name"` to its contents
 /// (or `-> target` for links), so two trees can be compared file by file.
@@ -46,7 +46,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     /// What each PCI fault may change on `SampleCards.dpu()`: lspci lines per function
     /// (by label), sysfs files per function, and functions that disappear or appear.
     struct Expectation: Sendable, CustomTestStringConvertible {
-        var fault: EmulatedFault
+        var fault: PCIFault
         var lspciLines: [String: Set<String>]
         var sysfsFiles: Set<String>
         var removedFunctions: Set<String> = []
@@ -107,7 +107,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     ]
 
     @Test func everyPCIFaultHasAnExpectation() {
-        #expect(Set(Self.expectations.map(\.fault)) == Set(EmulatedFault.allCases.filter { $0.domain == .pci }))
+        #expect(Set(Self.expectations.map(\.fault)) == Set(PCIFault.allCases))
     }
 
     @Test(arguments: expectations)
@@ -151,7 +151,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     }
 
     /// What the broken property looks like afterwards.
-    private func expectBrokenProperty(_ fault: EmulatedFault, _ listing: LspciListing, _ tree: EmulatedSysfsTree) throws {
+    private func expectBrokenProperty(_ fault: PCIFault, _ listing: LspciListing, _ tree: EmulatedSysfsTree) throws {
         let pf = pci(3, 0, 0)
         switch fault {
         case .pciLinkDowngrade:
@@ -206,7 +206,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     @Test func missingFunctionOnASinglePFCardDropsItsLastVF() throws {
         var card = SampleCards.dpu()
         card.functions.removeLast()
-        let faulty = try EmulatedFault.pciMissingFunction.apply(to: card)
+        let faulty = try PCIFault.pciMissingFunction.apply(to: card)
         let directory = try TemporaryDirectory()
         let tree = try EmulatedSysfsTree.write([faulty], to: directory.path)
         let listing = try Lspci.listing(tree: tree.root)
@@ -225,24 +225,24 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         bare.functions[0].acs = nil
         bare.rootPort.acs = nil
         bare.functions[0].msix = nil
-        for fault in [EmulatedFault.pciVFShortfall, .pciSysfsMismatch, .pciAERErrors, .pciSharedIOMMUGroup, .pciACSDisabled,
+        for fault in [PCIFault.pciVFShortfall, .pciSysfsMismatch, .pciAERErrors, .pciSharedIOMMUGroup, .pciACSDisabled,
                       .pciMissingFunction, .pciVFsNotCreated, .pciMSIXShortfall, .pciManagementFunctionExposed] {
             #expect(throws: EmulatorError.self, "\(fault)") { try fault.apply(to: bare) }
         }
-        let error = #expect(throws: EmulatorError.self) { try EmulatedFault.isolationFirewallOpen.apply(to: bare) }
+        let error = #expect(throws: EmulatorError.self) { try PCIFault.pciVFShortfall.apply(to: bare) }
         guard case let .faultNotApplicable(fault, card, reason)? = error else {
             Issue.record("expected faultNotApplicable, got \(String(describing: error))")
             return
         }
-        #expect(fault == "isolation-firewall-open")
+        #expect(fault == "pci-vf-shortfall")
         #expect(card == "bluefield-3")
-        #expect(reason.contains("lab"))
+        #expect(reason == "no PF offers VFs")
     }
 
     @Test func emptyCardIsNotApplicableRatherThanACrash() {
         var empty = SampleCards.dpu()
         empty.functions = []
-        for fault in EmulatedFault.allCases {
+        for fault in PCIFault.allCases {
             #expect(throws: EmulatorError.self, "\(fault)") { try fault.apply(to: empty) }
         }
     }
@@ -250,7 +250,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     @Test func aerErrorsAreCountedUnderTheDescribedSeverity() throws {
         var card = SampleCards.dpu()
         card.functions[0].aer?.fatalErrors.insert(.completionTimeout)
-        let faulty = try EmulatedFault.pciAERErrors.apply(to: card)
+        let faulty = try PCIFault.pciAERErrors.apply(to: card)
         let aer = try #require(faulty.functions[0].aer)
         #expect(aer.fatalCounts[.completionTimeout] == 2)
         #expect(aer.nonFatalCounts.isEmpty)
@@ -265,7 +265,7 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
     @Test func missingFunctionMovesNoOtherFunction() throws {
         var card = SampleCards.dpu()
         card.functions.reverse()
-        let faulty = try EmulatedFault.pciMissingFunction.apply(to: card)
+        let faulty = try PCIFault.pciMissingFunction.apply(to: card)
         #expect(faulty.functions.map(\.address) == [pci(3, 0, 0)])
         let before = try ConfigSpaceEncoder.encode(card).first { $0.address == pci(3, 0, 0) }
         let after = try ConfigSpaceEncoder.encode(faulty).first { $0.address == pci(3, 0, 0) }
@@ -275,57 +275,42 @@ private func labelled(_ block: [String]) -> [(label: String, line: String)] {
         #expect(before?.bytes[(sriov + 0x24)..<(sriov + 0x2c)] == after?.bytes[(sriov + 0x24)..<(sriov + 0x2c)])
     }
 
-    @Test func applyingLeavesLabFaultsToTheLab() throws {
+    @Test func applyingAppliesInOrder() throws {
         let card = SampleCards.dpu()
-        let faulty = try card.applying([.isolationTmfifoOpen, .pciAERErrors, .pciACSDisabled])
-        #expect(faulty == (try EmulatedFault.pciACSDisabled.apply(to: EmulatedFault.pciAERErrors.apply(to: card))))
+        let faulty = try card.applying([.pciAERErrors, .pciACSDisabled])
+        #expect(faulty == (try PCIFault.pciACSDisabled.apply(to: PCIFault.pciAERErrors.apply(to: card))))
     }
 }
 
 @Suite struct FaultTableTests {
     @Test func tableListsEveryFaultOnce() {
-        let names = EmulatedFault.allCases.map(\.name)
+        let names = PCIFault.allCases.map(\.name)
         #expect(names == [
             "pci-link-downgrade", "pci-vf-shortfall", "pci-sysfs-mismatch", "pci-aer-errors", "pci-shared-iommu-group",
             "pci-acs-disabled", "pci-missing-function", "pci-vfs-not-created", "pci-msix-shortfall",
-            "pci-management-function-exposed", "isolation-firewall-open", "isolation-mgmt-listens-everywhere",
-            "isolation-ipv6-unfiltered", "isolation-dpu-forwards", "isolation-tmfifo-open", "isolation-tenant-leak",
-            "isolation-mgmt-down",
+            "pci-management-function-exposed",
         ])
-        #expect(EmulatedFault.allCases.filter { $0.domain == .lab }.allSatisfy { $0.name.hasPrefix("isolation-") })
-        #expect(EmulatedFault.allCases.filter { $0.domain == .pci }.count == 10)
     }
 
-    @Test(arguments: EmulatedFault.allCases)
-    func everyFaultSaysWhatItBreaks(_ fault: EmulatedFault) throws {
+    @Test(arguments: PCIFault.allCases)
+    func everyFaultSaysWhatItBreaks(_ fault: PCIFault) throws {
         #expect(!fault.summary.isEmpty && !fault.summary.contains("\n"))
         #expect(!fault.brokenTestIDs.isEmpty)
         let testID = #/^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$/#
         #expect(fault.brokenTestIDs.allSatisfy { $0.wholeMatch(of: testID) != nil })
         // A PCI fault breaks checks that read the bus: the PCI suite's, and the isolation check
-        // of the management function the host sees. A lab fault breaks isolation probes.
-        let suites = fault.domain == .pci ? ["pci.", "isolation.host-management-function"] : ["isolation."]
+        // of the management function the host sees.
+        let suites = ["pci.", "isolation.host-management-function"]
         #expect(fault.brokenTestIDs.allSatisfy { id in suites.contains { id.hasPrefix($0) } })
-        #expect(fault.listing.hasPrefix("\(fault.name) [\(fault.domain.rawValue)] "))
-        #expect(try EmulatedFault.named(fault.name) == fault)
     }
 
     @Test func pciFaultsBreakTheTestsTheIssueNames() {
-        #expect(EmulatedFault.pciLinkDowngrade.brokenTestIDs == ["pci.link-speed-width"])
-        #expect(EmulatedFault.pciVFShortfall.brokenTestIDs == ["pci.sriov-capability"])
-        #expect(EmulatedFault.pciSysfsMismatch.brokenTestIDs == ["pci.sriov-capability"])
-        #expect(EmulatedFault.pciAERErrors.brokenTestIDs == ["pci.aer-clean"])
-        #expect(EmulatedFault.pciSharedIOMMUGroup.brokenTestIDs == ["pci.iommu-isolation"])
-        #expect(EmulatedFault.pciACSDisabled.brokenTestIDs == ["pci.iommu-isolation"])
-        #expect(EmulatedFault.pciMissingFunction.brokenTestIDs == ["pci.functions-present"])
-    }
-
-    @Test func unknownNamesListTheValidOnes() {
-        #expect(throws: EmulatorError.unknownFault(name: "pci-link-flap", validNames: EmulatedFault.allCases.map(\.name))) {
-            try EmulatedFault.named("pci-link-flap")
-        }
-        let message = EmulatorError.unknownFault(name: "x", validNames: EmulatedFault.allCases.map(\.name)).description
-        #expect(message.hasPrefix("unknown fault 'x'; valid faults: pci-link-downgrade, pci-vf-shortfall,"))
-        #expect(message.hasSuffix("isolation-mgmt-down"))
+        #expect(PCIFault.pciLinkDowngrade.brokenTestIDs == ["pci.link-speed-width"])
+        #expect(PCIFault.pciVFShortfall.brokenTestIDs == ["pci.sriov-capability"])
+        #expect(PCIFault.pciSysfsMismatch.brokenTestIDs == ["pci.sriov-capability"])
+        #expect(PCIFault.pciAERErrors.brokenTestIDs == ["pci.aer-clean"])
+        #expect(PCIFault.pciSharedIOMMUGroup.brokenTestIDs == ["pci.iommu-isolation"])
+        #expect(PCIFault.pciACSDisabled.brokenTestIDs == ["pci.iommu-isolation"])
+        #expect(PCIFault.pciMissingFunction.brokenTestIDs == ["pci.functions-present"])
     }
 }

@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 @Suite(.requires(.lspci)) struct FleetTests {
     @Test func eightCardsWithTwoHundredFiftyTwoVFsEach() throws {

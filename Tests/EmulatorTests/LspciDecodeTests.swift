@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 /// What the real lspci decodes from a written tree: identities, links, capability chains,
 /// SR-IOV, ACS, AER, and the root port above the card.

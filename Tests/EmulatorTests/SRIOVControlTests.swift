@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 /// `echo N > sriov_numvfs` as the kernel handles it, checked in the tree and with lspci.
 @Suite(.requires(.lspci)) struct SRIOVControlTests {
@@ -117,7 +117,7 @@ import TestGates
 
     @Test func driverLimitBoundsTheWrite() throws {
         let limited = try TemporaryDirectory()
-        let card = try EmulatedFault.pciSysfsMismatch.apply(to: SampleCards.dpu(enabledVFs: 0))
+        let card = try PCIFault.pciSysfsMismatch.apply(to: SampleCards.dpu(enabledVFs: 0))
         var limitedTree = try EmulatedSysfsTree.write([card], to: limited.path)
         let refused = rejection { try limitedTree.writeSRIOVNumVFs(9, physicalFunction: pf) }
         #expect(refused?.reason == .exceedsTotalVFs(totalVFs: 8))

@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
-import Testing
 import TestGates
+import Testing
 
 /// Little-endian reads and capability lookup over raw config bytes, written apart from the
 /// encoder so the tests check its bytes rather than reuse its logic.

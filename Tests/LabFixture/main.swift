@@ -4,8 +4,8 @@
 //   hold NAME [FAULT...]  brings lab NAME up, prints "ready", and waits (at most 120 s) to be killed
 //   down NAME      removes lab NAME
 import Agent
-import Emulator
 import Foundation
+import Lab
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {

@@ -1,8 +1,10 @@
 import Agent
-import Emulator
 import Foundation
+import Lab
 import Probes
+import Systems
 import TestGates
+import Testbed
 import Testing
 
 /// One probe whose outcome a fault changes.
@@ -42,6 +44,14 @@ struct FaultSignature: CustomStringConvertible {
         case .managementDown:
             return [FaultSignature(site: oob, request: .tcp(SocketEndpoint(t.mgmt4, 22), timeout: quick), clean: .open, faulted: .answeredClosed),
                     FaultSignature(site: oob, request: .udp(SocketEndpoint(t.mgmt6, 623), timeout: quick), clean: .open, faulted: .answeredClosed)]
+        case .udpServiceExposed:
+            return [FaultSignature(site: host, request: .udp(SocketEndpoint(t.data4, LabFault.exposedUDPServicePort), timeout: quick),
+                                   clean: .dropped, faulted: .open),
+                    FaultSignature(site: host, request: .udp(SocketEndpoint(t.data6, LabFault.exposedUDPServicePort), timeout: quick),
+                                   clean: .dropped, faulted: .open)]
+        case .udpFirewallHole:
+            return [FaultSignature(site: host, request: .udp(SocketEndpoint(t.data4, LabFault.firewallHoleUDPPort), timeout: quick),
+                                   clean: .dropped, faulted: .answeredClosed)]
         }
     }
 }
@@ -193,19 +203,49 @@ struct LabIsolationTests {
             }
         }
     }
+
+    @Test("The UDP sweep agrees with nmap: the exposed service replies, the firewall hole answers port-unreachable",
+          .requires(.nmap), arguments: [[], [LabFault.udpServiceExposed, .udpFirewallHole]])
+    func udpSweepAgreesWithNmap(faults: [LabFault]) throws {
+        try LabSupport.with(faults: faults, tenants: 0) { lab in
+            let t = lab.topology
+            let replies: [UInt16] = faults.isEmpty ? [] : [LabFault.exposedUDPServicePort]
+            let unreachable: [UInt16] = faults.isEmpty ? [] : [LabFault.firewallHoleUDPPort]
+            for address in [t.data4, t.data6] {
+                let ours = try Prober.sweepUDP(address, from: t.host.site)
+                #expect(ours.answers(.reply).map(\.port) == replies, "\(ours)")
+                #expect(ours.answers(.portUnreachable).map(\.port) == unreachable, "\(ours)")
+                #expect(ours.answers(.otherError).isEmpty && ours.notSent == 0, "\(ours)")
+                #expect(ours.elapsed < .seconds(4), "\(ours)")
+                let nmap = try Nmap.ports(address, from: t.host.site, scan: "-sU")
+                #expect(nmap["open", default: []] == replies, "nmap found \(nmap)")
+                #expect(nmap["closed", default: []] == unreachable, "nmap found \(nmap)")
+            }
+        }
+    }
 }
 
-/// nmap's SYN scan of all TCP ports, fast timing (a veth loses nothing).
+/// nmap's scans of all ports, fast timing (a veth loses nothing).
 enum Nmap {
+    /// The open ports of a SYN scan of every TCP port.
     static func openPorts(_ address: IPAddress, from site: ProbeSite) throws -> [UInt16] {
-        let arguments = try site.commandPrefix + ["nmap", "-n", "-Pn", "-sS", "-p-", "-T5", "--max-retries", "0", "--min-rate", "100000",
+        try ports(address, from: site, scan: "-sS")["open", default: []]
+    }
+
+    /// The ports of a UDP scan of every port, by nmap's state (`open`, `closed`; the
+    /// silent majority, `open|filtered`, is not listed port by port).
+    static func ports(_ address: IPAddress, from site: ProbeSite, scan: String) throws -> [String: [UInt16]] {
+        let arguments = try site.commandPrefix + ["nmap", "-n", "-Pn", scan, "-p-", "-T5", "--max-retries", "0", "--min-rate", "100000",
                                               "-oG", "-"] + (address.family == .ipv6 ? ["-6"] : []) + [address.description]
         let output = try CommandRunner.run(arguments, timeout: .seconds(60)).standardOutput
         // Grepable output: "Host: ADDR ()\tPorts: 22/open/tcp//ssh///, 7471/open/tcp//...\tIgnored State: ..."
-        guard let portsField = output.split(separator: "\t").first(where: { $0.hasPrefix("Ports: ") }) else { return [] }
-        return portsField.dropFirst("Ports: ".count).split(separator: ",").compactMap { entry in
+        guard let portsField = output.split(separator: "\t").first(where: { $0.hasPrefix("Ports: ") }) else { return [:] }
+        var states: [String: [UInt16]] = [:]
+        for entry in portsField.dropFirst("Ports: ".count).split(separator: ",") {
             let fields = entry.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
-            return fields.count > 1 && fields[1] == "open" ? UInt16(fields[0]) : nil
-        }.sorted()
+            guard fields.count > 1, let port = UInt16(fields[0]) else { continue }
+            states[String(fields[1]), default: []].append(port)
+        }
+        return states.mapValues { $0.sorted() }
     }
 }

@@ -1,9 +1,10 @@
-@testable import Emulator
+@testable import Lab
 import Agent
 import Foundation
 import Glibc
-import Probes
+import Systems
 import TestGates
+import Testbed
 import Testing
 
 @Suite("Lab spec validation")

@@ -1,6 +1,8 @@
-import Emulator
 import Foundation
+import Lab
 import Probes
+import Systems
+import Testbed
 
 enum LabSupport {
     /// The stand-in agent, built beside the test bundle.

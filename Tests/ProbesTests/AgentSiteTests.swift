@@ -1,5 +1,6 @@
 import Foundation
 import Probes
+import Systems
 import Testing
 
 @Suite("An agent's site is never probed from here")

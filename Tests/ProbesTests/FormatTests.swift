@@ -1,4 +1,5 @@
 @testable import Probes
+import Systems
 import Testing
 
 @Suite("Wire formats and parsers")
@@ -59,16 +60,18 @@ struct FormatTests {
     func procNet() {
         let tcp = """
               sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-               0: 020013C6:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0
-               1: 0100007F:C825 0100007F:889D 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0
+               0: 020013C6:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41877 1 0
+               1: 0100007F:C825 0100007F:889D 01 00000000:00000000 00:00000000 00000000     0        0 41902 1 0
             """
-        #expect(ProcNetTable.parse(tcp, transport: .tcp, state: "0A").map(\.description) == ["tcp 198.19.0.2:22"])
+        let parsed = ProcNetTable.parse(tcp, transport: .tcp, state: "0A")
+        #expect(parsed.map(\.socket.description) == ["tcp 198.19.0.2:22"])
+        #expect(parsed.map(\.inode) == [41877])
         let tcp6 = """
-              sl  local_address                         remote_address                        st
-               0: B80D01200000FF000000000002000000:01BB 00000000000000000000000000000000:0000 0A
-               1: B80D01200000FF000000000002000000:D431 B80D01200000FF000000000001000000:01BB 01
+              sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+               0: B80D01200000FF000000000002000000:01BB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 52011 1 0
+               1: B80D01200000FF000000000002000000:D431 B80D01200000FF000000000001000000:01BB 01 00000000:00000000 00:00000000 00000000     0        0 52012 1 0
             """
-        #expect(ProcNetTable.parse(tcp6, transport: .tcp, state: "0A").map(\.description) == ["tcp [2001:db8:ff::2]:443"])
+        #expect(ProcNetTable.parse(tcp6, transport: .tcp, state: "0A").map(\.socket.description) == ["tcp [2001:db8:ff::2]:443"])
     }
 
     @Test("Evidence durations are compact")

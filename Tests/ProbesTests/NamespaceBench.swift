@@ -1,6 +1,6 @@
 import Foundation
-import Probes
 import Synchronization
+import Systems
 import Testing
 
 /// Two namespaces joined by a veth pair, for probing real kernels:

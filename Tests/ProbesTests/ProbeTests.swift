@@ -1,5 +1,6 @@
 import Foundation
 import Probes
+import Systems
 import TestGates
 import Testing
 

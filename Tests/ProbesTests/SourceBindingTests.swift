@@ -1,5 +1,6 @@
 import Glibc
 import Probes
+import Systems
 import TestGates
 import Testing
 

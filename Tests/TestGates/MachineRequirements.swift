@@ -1,6 +1,6 @@
 // TestGates: the requirements the test targets share, each with how to get it.
 import Foundation
-import Probes
+import Systems
 
 extension Requirement {
     /// Network namespaces (the emulated lab, probe benches): root and a working `ip netns add`.

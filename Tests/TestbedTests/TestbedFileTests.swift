@@ -1,5 +1,4 @@
 import Foundation
-import Probes
 import Profiles
 import Testbed
 import Testing

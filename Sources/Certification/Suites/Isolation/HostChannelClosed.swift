@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Systems
 import Testbed
 
 /// `isolation.host-mgmt-channel-closed`: in restricted mode the host↔DPU management

@@ -1,5 +1,6 @@
 import Probes
 import Profiles
+import Systems
 import Testbed
 
 /// The isolation suite: a compromised host must not reach the DPU's management plane,

@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Systems
 import Testbed
 
 /// `isolation.mgmt-unreachable-from-host`: every management address × port × protocol,

@@ -1,4 +1,5 @@
 import Probes
+import Systems
 import Testbed
 
 /// One reading of a named DPU firewall counter.

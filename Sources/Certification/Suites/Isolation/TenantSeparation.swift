@@ -1,6 +1,7 @@
 import Probes
 import Profiles
 import Reports
+import Systems
 import Testbed
 
 /// `isolation.tenant-separation`: a tenant's VF reaches its own peer but nothing of

@@ -59,6 +59,17 @@ public struct IPAddress: Sendable, Hashable, Comparable, Codable, CustomStringCo
         }
     }
 
+    /// 127.0.0.0/8 or ::1 (and ::ffff:127.0.0.0/104): reachable only from the machine itself.
+    public var isLoopback: Bool {
+        switch family {
+        case .ipv4: bytes[0] == 127
+        case .ipv6: bytes == Array(repeating: 0, count: 15) + [1] || (bytes[..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] && bytes[12] == 127)
+        }
+    }
+
+    /// 0.0.0.0 or ::, the wildcard a socket binds to for every address of its machine.
+    public var isUnspecified: Bool { bytes.allSatisfy { $0 == 0 } }
+
     public var isMulticast: Bool {
         switch family {
         case .ipv4: bytes[0] & 0xf0 == 0xe0

@@ -46,7 +46,7 @@ public struct ProbeError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(site): \(message)" }
 
     /// The refusal to run anything locally for an agent's site.
-    static func agentSite(_ site: ProbeSite) -> ProbeError {
+    package static func agentSite(_ site: ProbeSite) -> ProbeError {
         ProbeError(site: site, "probes from an agent go through its control channel (the testbed routes them)")
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Probes
+import Systems
 
 /// The machines of a DPU test set-up as probes see them: the x86 host, the DPU's Arm
 /// OS, the lab's out-of-band (OOB) management network, the peer at the far end of

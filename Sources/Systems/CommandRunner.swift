@@ -36,8 +36,8 @@ public struct CommandError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension String {
-    var trimmingTrailingWhitespace: String {
+package extension String {
+    package var trimmingTrailingWhitespace: String {
         var text = Substring(self)
         while let last = text.last, last.isWhitespace { text = text.dropLast() }
         return String(text)
@@ -283,12 +283,12 @@ public enum CommandRunner {
         return nil
     }
 
-    static func exitStatus(_ status: Int32) -> Int32 {
+    package static func exitStatus(_ status: Int32) -> Int32 {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    static func sleepBriefly(_ duration: Duration) {
+    package static func sleepBriefly(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         var remaining = timespec()

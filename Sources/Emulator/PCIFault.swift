@@ -1,9 +1,9 @@
-// The fault table: every fault the emulator can inject, the one property it breaks and the
-// certification tests that must turn red when it is injected. PCI faults are transformations
-// of a card description applied before the tree is written; lab faults are listed here so
-// the table is complete, and the emulated lab (`LabFault`) describes and applies them.
+// The PCI fault table: every fault the card emulator can inject, the one property it breaks
+// and the certification tests that must turn red when it is injected. Each is a
+// transformation of a card description applied before the tree is written. Network
+// isolation faults belong to the emulated lab (`LabFault` in Lab).
 
-public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+public enum PCIFault: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case pciLinkDowngrade = "pci-link-downgrade"
     case pciVFShortfall = "pci-vf-shortfall"
     case pciSysfsMismatch = "pci-sysfs-mismatch"
@@ -14,26 +14,9 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
     case pciVFsNotCreated = "pci-vfs-not-created"
     case pciMSIXShortfall = "pci-msix-shortfall"
     case pciManagementFunctionExposed = "pci-management-function-exposed"
-    case isolationFirewallOpen = "isolation-firewall-open"
-    case isolationMgmtListensEverywhere = "isolation-mgmt-listens-everywhere"
-    case isolationIPv6Unfiltered = "isolation-ipv6-unfiltered"
-    case isolationDPUForwards = "isolation-dpu-forwards"
-    case isolationTmfifoOpen = "isolation-tmfifo-open"
-    case isolationTenantLeak = "isolation-tenant-leak"
-    case isolationMgmtDown = "isolation-mgmt-down"
-
-    /// Who applies the fault: the PCI tree writer or the emulated network lab.
-    public enum Domain: String, Sendable, Hashable {
-        case pci
-        case lab
-    }
 
     public var name: String { rawValue }
     public var description: String { rawValue }
-
-    public var domain: Domain {
-        rawValue.hasPrefix("pci-") ? .pci : .lab
-    }
 
     /// What the fault breaks, in one line.
     public var summary: String {
@@ -58,13 +41,10 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             "the first MSI-X function's table offers half the vectors the card is described with"
         case .pciManagementFunctionExposed:
             "the functions the card's management mode withholds are on the host's bus (a restricted host sees the SoC management interface)"
-        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
-             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
-            labFault?.summary ?? ""
         }
     }
 
-    /// The certification tests that must fail (or, for a failed positive control, error).
+    /// The certification tests that must fail.
     public var brokenTestIDs: [String] {
         switch self {
         case .pciLinkDowngrade: ["pci.link-speed-width"]
@@ -75,30 +55,11 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
         case .pciVFsNotCreated: ["pci.sriov-enable"]
         case .pciMSIXShortfall: ["pci.msix-vectors"]
         case .pciManagementFunctionExposed: ["isolation.host-management-function"]
-        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
-             .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
-            labFault?.breaks ?? []
         }
     }
 
-    /// The lab's own description of a lab fault (nil for PCI faults).
-    public var labFault: LabFault? { LabFault(rawValue: rawValue) }
-
-    /// One line for `dpucert emulate faults`: name, domain, what it breaks, which tests.
-    public var listing: String {
-        "\(name) [\(domain.rawValue)] \(summary) (breaks: \(brokenTestIDs.joined(separator: ", ")))"
-    }
-
-    /// Looks a fault up by its name.
-    public static func named(_ name: String) throws(EmulatorError) -> EmulatedFault {
-        guard let fault = EmulatedFault(rawValue: name) else {
-            throw .unknownFault(name: name, validNames: allCases.map(\.name))
-        }
-        return fault
-    }
-
-    /// The card with this fault injected. Lab faults, and PCI faults with nothing to break on
-    /// this card, are `faultNotApplicable`.
+    /// The card with this fault injected; a fault with nothing to break on this card is
+    /// `faultNotApplicable`.
     public func apply(to card: EmulatedCard) throws(EmulatorError) -> EmulatedCard {
         func notApplicable(_ reason: String) -> EmulatorError {
             .faultNotApplicable(fault: name, card: card.id, reason: reason)
@@ -198,20 +159,16 @@ public enum EmulatedFault: String, Sendable, Hashable, CaseIterable, CustomStrin
             }
             faulty.functions += card.withheldFunctions
             faulty.withheldFunctions = []
-        case .isolationFirewallOpen, .isolationMgmtListensEverywhere, .isolationIPv6Unfiltered,
-            .isolationDPUForwards, .isolationTmfifoOpen, .isolationTenantLeak, .isolationMgmtDown:
-            throw notApplicable("a lab fault: the emulated lab applies it, not the PCI tree")
         }
         return faulty
     }
 }
 
 extension EmulatedCard {
-    /// The card with every PCI fault of `faults` applied in order; lab faults are left to
-    /// the lab.
-    public func applying(_ faults: [EmulatedFault]) throws(EmulatorError) -> EmulatedCard {
+    /// The card with every fault of `faults` applied in order.
+    public func applying(_ faults: [PCIFault]) throws(EmulatorError) -> EmulatedCard {
         var card = self
-        for fault in faults where fault.domain == .pci {
+        for fault in faults {
             card = try fault.apply(to: card)
         }
         return card

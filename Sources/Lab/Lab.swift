@@ -1,6 +1,14 @@
+// Lab: the emulated DPU set-up on this machine. Network namespaces for the host, the
+// DPU's Arm OS, the OOB network, the peer and the tenants, cabled with veth pairs and
+// bridges, the DPU's nftables firewall, and `dpucert agent` processes standing in for
+// the management services and the peer. It is one `Testbed` (`LabTestbed`); the lab
+// faults (`LabFault`) build it with one isolation defect each. Emulated PCI cards are
+// the Emulator module's.
 import Foundation
 import Glibc
 import Probes
+import Systems
+import Testbed
 
 /// An emulated DPU server on this machine: network namespaces NAME-host (x86 host
 /// OS), NAME-dpu (DPU Arm OS), NAME-oob (lab OOB management network), NAME-peer

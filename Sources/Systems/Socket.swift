@@ -1,3 +1,9 @@
+// Systems: the thin typed layer over the Linux calls the rest of dpucert makes.
+// POSIX sockets with errno-carrying errors (`Socket`, `SystemCallError`), IP address
+// and endpoint types, subprocesses with deadlines (`CommandRunner`), work run inside a
+// network namespace (`NetworkNamespace`, `ProbeSite`), kernel parameters written under
+// /proc/sys (`KernelParameters`) and dpucert's state and configuration directories.
+// It knows nothing of probes, labs or checks.
 import CNetShims
 import Glibc
 import Synchronization
@@ -23,9 +29,9 @@ public struct SystemCallError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// The one boundary where C calls return: errno becomes a `SystemCallError` and
 /// EINTR is retried here, nowhere else.
-enum SystemCall {
+package enum SystemCall {
     @discardableResult
-    static func check<Result: BinaryInteger>(_ operation: String, _ subject: @autoclosure () -> String,
+    package static func check<Result: BinaryInteger>(_ operation: String, _ subject: @autoclosure () -> String,
                                              _ call: () -> Result) throws(SystemCallError) -> Result {
         while true {
             let result = call()
@@ -37,8 +43,8 @@ enum SystemCall {
     }
 }
 
-enum Errno {
-    static func symbol(_ code: Int32) -> String {
+package enum Errno {
+    package static func symbol(_ code: Int32) -> String {
         switch code {
         case ECONNREFUSED: "ECONNREFUSED"
         case EHOSTUNREACH: "EHOSTUNREACH"
@@ -69,7 +75,7 @@ public final class Socket: Sendable {
     /// What the socket is for, used in error messages.
     public let label: String
 
-    init(descriptor: Int32, label: String) {
+    package init(descriptor: Int32, label: String) {
         self.storage = Atomic(descriptor)
         self.label = label
     }
@@ -265,9 +271,9 @@ public final class Socket: Sendable {
     }
 }
 
-enum Poll {
+package enum Poll {
     /// Milliseconds left until `deadline`, rounded up, never negative.
-    static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
+    package static func milliseconds(until deadline: ContinuousClock.Instant) -> Int32 {
         let remaining = ContinuousClock.now.duration(to: deadline)
         if remaining <= .zero { return 0 }
         let (seconds, attoseconds) = remaining.components
@@ -278,11 +284,11 @@ enum Poll {
 
 /// A socket address built from an endpoint (link-local zones resolved to interface
 /// indexes in the calling thread's network namespace).
-struct SocketAddress {
+package struct SocketAddress {
     private var storage = sockaddr_storage()
     private let length: socklen_t
 
-    init(_ endpoint: SocketEndpoint) throws(SystemCallError) {
+    package init(_ endpoint: SocketEndpoint) throws(SystemCallError) {
         switch endpoint.address.family {
         case .ipv4:
             var address = sockaddr_in()
@@ -308,19 +314,19 @@ struct SocketAddress {
         }
     }
 
-    init(storage: sockaddr_storage) {
+    package init(storage: sockaddr_storage) {
         self.storage = storage
         self.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
     }
 
-    func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    package func withSockaddr<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         withUnsafeBytes(of: storage) { raw in
             body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
         }
     }
 
     /// The endpoint, with the zone of a scoped address named after its interface.
-    var endpoint: SocketEndpoint? {
+    package var endpoint: SocketEndpoint? {
         withUnsafeBytes(of: storage) { raw -> SocketEndpoint? in
             switch Int32(storage.ss_family) {
             case AF_INET:
@@ -339,15 +345,15 @@ struct SocketAddress {
     }
 }
 
-enum InterfaceIndex {
+package enum InterfaceIndex {
     /// The index of `name` in the calling thread's network namespace.
-    static func lookup(_ name: String) throws(SystemCallError) -> UInt32 {
+    package static func lookup(_ name: String) throws(SystemCallError) -> UInt32 {
         let index = if_nametoindex(name)
         if index == 0 { throw SystemCallError("if_nametoindex", subject: name, code: errno == 0 ? ENODEV : errno) }
         return index
     }
 
-    static func name(_ index: UInt32) -> String? {
+    package static func name(_ index: UInt32) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
         guard if_indextoname(index, &buffer) != nil else { return "\(index)" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -366,6 +372,9 @@ public struct QueuedSocketError: Sendable, Hashable, CustomStringConvertible {
     public var icmpType: UInt8
     public var icmpCode: UInt8
     public var offender: IPAddress?
+    /// Where the datagram that drew the error was sent (how an unconnected socket tells
+    /// which of its datagrams an ICMP error answers).
+    public var destination: SocketEndpoint?
 
     public var description: String {
         switch origin {
@@ -390,27 +399,38 @@ extension Socket {
     public func takeQueuedError() -> QueuedSocketError? {
         var data = [UInt8](repeating: 0, count: 512)
         var control = [UInt8](repeating: 0, count: 512)
+        var name = sockaddr_storage()
         let received: Int = data.withUnsafeMutableBytes { dataBuffer in
             control.withUnsafeMutableBytes { controlBuffer in
-                var vector = iovec(iov_base: dataBuffer.baseAddress, iov_len: dataBuffer.count)
-                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var message = msghdr()
-                    message.msg_iov = vectorPointer
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBuffer.baseAddress
-                    message.msg_controllen = controlBuffer.count
-                    let count = recvmsg(descriptor, &message, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT))
-                    return count < 0 ? -1 : Int(message.msg_controllen)
+                withUnsafeMutablePointer(to: &name) { namePointer in
+                    var vector = iovec(iov_base: dataBuffer.baseAddress, iov_len: dataBuffer.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_name = UnsafeMutableRawPointer(namePointer)
+                        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBuffer.baseAddress
+                        message.msg_controllen = controlBuffer.count
+                        let count = recvmsg(descriptor, &message, Int32(MSG_ERRQUEUE) | Int32(MSG_DONTWAIT))
+                        return count < 0 ? -1 : Int(message.msg_controllen)
+                    }
                 }
             }
         }
-        guard received > 0 else { return nil }
-        return Self.parseExtendedError(Array(control.prefix(received)))
+        guard received > 0, var error = Self.parseExtendedError(Array(control.prefix(received))) else { return nil }
+        error.destination = SocketAddress(storage: name).endpoint
+        return error
+    }
+
+    /// Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max).
+    public func setReceiveBuffer(_ bytes: Int32) throws(SystemCallError) {
+        try setOption(level: SOL_SOCKET, name: SO_RCVBUF, value: bytes, "SO_RCVBUF")
     }
 
     /// Reads the first IP(V6)_RECVERR control message: cmsghdr (16 bytes on LP64),
     /// sock_extended_err (16 bytes), then the offender's sockaddr.
-    static func parseExtendedError(_ control: [UInt8]) -> QueuedSocketError? {
+    package static func parseExtendedError(_ control: [UInt8]) -> QueuedSocketError? {
         let headerSize = MemoryLayout<Int>.size + 8
         var offset = 0
         while offset + headerSize <= control.count {
@@ -447,8 +467,8 @@ extension Socket {
 }
 
 /// Names of ICMP and ICMPv6 error messages, for evidence lines.
-enum ICMPText {
-    static func describe(_ family: IPAddress.Family, type: UInt8, code: UInt8) -> String {
+package enum ICMPText {
+    package static func describe(_ family: IPAddress.Family, type: UInt8, code: UInt8) -> String {
         switch (family, type) {
         case (.ipv4, 3):
             let reason = switch code {

@@ -1,4 +1,6 @@
 import Probes
+import Systems
+import Testbed
 
 /// The DPU's nftables ruleset, generated from the spec (and faults). Management
 /// services are reachable only from the OOB port; the data-plane side (host PF,
@@ -62,7 +64,9 @@ struct LabFirewall {
             input += Self.serviceRules(interface: data, addresses: dataAddresses, tcp: spec.managementTCPPorts, udp: spec.managementUDPPorts, echo: false)
         }
         let allowTCP = spec.dataPlaneAllowlist.filter { $0.transport == .tcp }.map(\.port)
-        let allowUDP = spec.dataPlaneAllowlist.filter { $0.transport == .udp }.map(\.port)
+        var allowUDP = spec.dataPlaneAllowlist.filter { $0.transport == .udp }.map(\.port)
+        if faults.contains(.udpServiceExposed) { allowUDP.append(LabFault.exposedUDPServicePort) }
+        if faults.contains(.udpFirewallHole) { allowUDP.append(LabFault.firewallHoleUDPPort) }
         input += Self.serviceRules(interface: data, addresses: dataAddresses, tcp: allowTCP, udp: allowUDP, echo: true)
         input.append("iifname \"\(data)\" meta mark \(Self.hostMark) counter name \(Self.hostDrops) drop")
         input.append("iifname \"\(data)\" counter name \(Self.uplinkDrops) drop")

@@ -1,5 +1,6 @@
 import Foundation
-import Probes
+import Systems
+import Testbed
 
 /// Reads a built lab back (`ip -j address show` in each namespace) and describes it
 /// as a `LabTopology`.

@@ -1,7 +1,7 @@
 import Agent
 import Foundation
 import Glibc
-import Probes
+import Systems
 
 /// Starting agents inside lab namespaces, waiting for their ready lines, and stopping
 /// every process a lab's namespaces hold.

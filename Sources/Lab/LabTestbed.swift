@@ -1,4 +1,3 @@
-import Probes
 import Testbed
 
 /// An emulated lab as the suites see it: its sites are its network namespaces, the

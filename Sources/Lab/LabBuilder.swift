@@ -1,7 +1,8 @@
 import Agent
 import Foundation
 import Glibc
-import Probes
+import Systems
+import Testbed
 
 /// Creates a lab's objects in order: namespaces, sysctls, cabling and addresses,
 /// firewall, token, agents. Records agent pids as it goes so a failure can clean up.
@@ -43,22 +44,32 @@ struct LabBuilder {
         // No DAD (addresses usable at once) and no router solicitations (nothing
         // unprompted reaches the DPU's drop counters); ARP answered only for addresses
         // of the receiving interface.
-        let common = ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
-                      "net.ipv6.conf.all.router_solicitations=0", "net.ipv6.conf.default.router_solicitations=0",
-                      "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.default.arp_ignore=1",
-                      "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"]
+        let common = [KernelParameter("net.ipv6.conf.all.accept_dad", "0"), KernelParameter("net.ipv6.conf.default.accept_dad", "0"),
+                      KernelParameter("net.ipv6.conf.all.router_solicitations", "0"),
+                      KernelParameter("net.ipv6.conf.default.router_solicitations", "0"),
+                      KernelParameter("net.ipv4.conf.all.arp_ignore", "1"), KernelParameter("net.ipv4.conf.default.arp_ignore", "1")]
         for namespace in plan.namespaces where namespace != plan.dpu {
-            try run(["ip", "netns", "exec", namespace, "sysctl", "-q", "-w"] + common)
+            try setParameters(common + [KernelParameter("net.ipv4.ip_forward", "0"), KernelParameter("net.ipv6.conf.all.forwarding", "0")],
+                      in: namespace)
         }
         let forwarding = firewall.forwards ? "1" : "0"
-        try run(["ip", "netns", "exec", plan.dpu, "sysctl", "-q", "-w"] + common.dropLast(2)
-                    + ["net.ipv4.ip_forward=\(forwarding)", "net.ipv6.conf.all.forwarding=\(forwarding)",
-                       "net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.default.arp_announce=2"])
+        try setParameters(common + [KernelParameter("net.ipv4.ip_forward", forwarding),
+                            KernelParameter("net.ipv6.conf.all.forwarding", forwarding),
+                            KernelParameter("net.ipv4.conf.all.arp_announce", "2"),
+                            KernelParameter("net.ipv4.conf.default.arp_announce", "2")], in: plan.dpu)
         // Bridged frames must not enter the inet hooks (br_netfilter may be built in);
-        // -e: kernels without br_netfilter have no such keys.
-        try run(["ip", "netns", "exec", plan.dpu, "sysctl", "-q", "-e", "-w",
-                 "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0",
-                 "net.bridge.bridge-nf-call-arptables=0"])
+        // kernels without br_netfilter have no such keys.
+        try setParameters(["net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+                   "net.bridge.bridge-nf-call-arptables"].map { KernelParameter($0, "0") },
+                  in: plan.dpu, skippingAbsent: true)
+    }
+
+    private func setParameters(_ parameters: [KernelParameter], in namespace: String, skippingAbsent: Bool = false) throws(LabError) {
+        do {
+            try KernelParameters.write(parameters, at: .namespace(namespace), skippingAbsent: skippingAbsent)
+        } catch {
+            throw .kernelParameters(namespace: namespace, reason: "\(error)")
+        }
     }
 
     // MARK: cabling and addressing
@@ -194,11 +205,17 @@ struct LabBuilder {
             if firewall.hostChannelOpen { addresses += plan.channelDPUAddresses.map(\.address) }
         }
         let ports = spec.managementTCPPorts.map { (TransportProtocol.tcp, $0) } + spec.managementUDPPorts.map { (TransportProtocol.udp, $0) }
-        return addresses.flatMap { address in
+        var services = addresses.flatMap { address in
             ports.map { transport, port in
                 ManagementService(kind: .wellKnown(transport: transport, port: port), endpoint: SocketEndpoint(address, port))
             }
         }
+        if firewall.faults.contains(.udpServiceExposed) {
+            services += ["0.0.0.0", "::"].map {
+                ManagementService(kind: .udp, endpoint: SocketEndpoint(IPAddress($0)!, LabFault.exposedUDPServicePort))
+            }
+        }
+        return services
     }
 
     // MARK: commands

@@ -1,4 +1,4 @@
-import Probes
+import Systems
 import Testing
 
 @Suite("Addresses and endpoints")

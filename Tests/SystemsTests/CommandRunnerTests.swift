@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Probes
+import Systems
 import Testing
 
 @Suite("Command runner")

@@ -1,4 +1,5 @@
-import Probes
+import Systems
+import Testbed
 
 /// Names and addresses of everything in a lab, derived from its spec. Fixed parts:
 ///

@@ -1,5 +1,7 @@
 import Foundation
 import Probes
+import Systems
+import Testbed
 
 /// What an emulated lab is built from: the DPU's management plane and data-plane
 /// policy as a device profile states them, and how to start the agent.

@@ -1,4 +1,5 @@
-import Probes
+import Systems
+import Testbed
 
 /// An isolation defect the emulated lab can be built with, and the certification
 /// tests it must break. The fault-matrix test joins this table with the suite.
@@ -10,6 +11,14 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
     case hostChannelOpen = "isolation-tmfifo-open"
     case tenantLeak = "isolation-tenant-leak"
     case managementDown = "isolation-mgmt-down"
+    case udpServiceExposed = "isolation-udp-service-exposed"
+    case udpFirewallHole = "isolation-udp-firewall-hole"
+
+    /// The UDP port of the service `udpServiceExposed` runs on the DPU (Geneve's: an
+    /// overlay endpoint is the kind of service a DPU runs), outside every probe list.
+    public static let exposedUDPServicePort: UInt16 = 6081
+    /// The UDP port `udpFirewallHole` opens in the DPU firewall, with nothing behind it.
+    public static let firewallHoleUDPPort: UInt16 = 6082
 
     /// How a test reacts to the fault.
     public enum Effect: String, Sendable, Hashable, Codable {
@@ -40,6 +49,10 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
             "the bridges of tenant 0 and tenant 1 are patched together, so the tenants share one L2 segment"
         case .managementDown:
             "the DPU's management services are not running; only the positive controls can notice"
+        case .udpServiceExposed:
+            "a UDP echo service on the DPU (all addresses, port \(Self.exposedUDPServicePort)) and a firewall rule letting the host reach it on the DPU's data-plane addresses"
+        case .udpFirewallHole:
+            "the DPU firewall accepts UDP port \(Self.firewallHoleUDPPort) from the host on the DPU's data-plane addresses, where nothing listens"
         }
     }
 
@@ -61,6 +74,8 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
         case .managementDown:
             // Every check whose positive control is reaching the management services from the OOB side.
             ["isolation.mgmt-unreachable-from-host", "isolation.dpu-attack-surface", "isolation.host-mgmt-channel-closed"]
+        case .udpServiceExposed, .udpFirewallHole:
+            ["isolation.dpu-attack-surface"]
         }
     }
 
@@ -83,8 +98,10 @@ public enum LabError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownFault(name: String, validNames: [String])
     /// Objects of a lab of that name exist already.
     case alreadyExists(name: String, objects: [String])
-    /// An `ip`/`nft`/`sysctl` command failed.
+    /// An `ip`/`nft` command failed.
     case command(CommandError)
+    /// A kernel parameter of a lab namespace could not be set.
+    case kernelParameters(namespace: String, reason: String)
     /// An agent did not start listening in time (or exited).
     case agentNotReady(role: String, detail: String)
     case stateFile(path: String, reason: String)
@@ -101,6 +118,8 @@ public enum LabError: Error, Sendable, Hashable, CustomStringConvertible {
             "lab \(name) exists already (\(objects.joined(separator: ", "))); remove it with `dpucert emulate down --name \(name)`"
         case let .command(error):
             "lab command failed: \(error)"
+        case let .kernelParameters(namespace, reason):
+            "setting kernel parameters in \(namespace): \(reason)"
         case let .agentNotReady(role, detail):
             "the \(role) agent did not become ready: \(detail)"
         case let .stateFile(path, reason):

@@ -1,6 +1,5 @@
-import Probes
 import Profiles
-import Testbed
+import Systems
 
 extension LabSpec {
     /// The lab a profile's isolation and emulation sections describe: its management
