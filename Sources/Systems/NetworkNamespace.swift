@@ -11,13 +11,22 @@ public enum ProbeSite: Sendable, Hashable, Codable, CustomStringConvertible {
     /// A `dpucert agent` on another machine (the DPU's OS, the OOB network, the peer);
     /// only its control channel reaches it, so nothing in this module runs there.
     case agent(SocketEndpoint)
+    /// A machine of the set-up that nothing can run on (no agent there): why. Whatever
+    /// needs a probe from it is not offered by this set-up.
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case .current: "this network namespace"
         case .namespace(let name): "netns \(name)"
         case .agent(let endpoint): "agent \(endpoint)"
+        case .unavailable(let reason): "no site (\(reason))"
         }
+    }
+
+    /// Why nothing can run at this site, or nil when something can.
+    public var unavailableReason: String? {
+        if case .unavailable(let reason) = self { reason } else { nil }
     }
 
     /// The argument prefix that runs a command at this site (`ip netns exec NAME`);
@@ -28,6 +37,7 @@ public enum ProbeSite: Sendable, Hashable, Codable, CustomStringConvertible {
             case .current: []
             case .namespace(let name): ["ip", "netns", "exec", name]
             case .agent: throw .agentSite(self)
+            case .unavailable(let reason): throw ProbeError(site: self, reason)
             }
         }
     }
@@ -65,6 +75,7 @@ public enum NetworkNamespace {
         case .current: return try body()
         case .namespace(let namespace): name = namespace
         case .agent: throw ProbeError.agentSite(site)
+        case .unavailable(let reason): throw ProbeError(site: site, reason)
         }
         let outcome = Mutex<Swift.Result<Result, any Error>?>(nil)
         let finished = DispatchSemaphore(value: 0)
@@ -90,6 +101,7 @@ public enum NetworkNamespace {
     public static func runAll<Result: Sendable>(in site: ProbeSite, concurrency: Int,
                                                 _ bodies: [@Sendable () throws -> Result]) throws -> [Result] {
         if case .agent = site { throw ProbeError.agentSite(site) }
+        if let reason = site.unavailableReason { throw ProbeError(site: site, reason) }
         var results: [Result] = []
         results.reserveCapacity(bodies.count)
         var start = 0

@@ -22,7 +22,7 @@ public struct HardwareTestbed: Testbed {
         let isolation = profile.isolation
         let hostLink = file.host.interface
         let host = LabNode(role: .host, site: .current, interfaces: hostInterfaces)
-        let dpu = LabNode(role: .dpu, site: .agent(file.dpu.agent), interfaces: [])
+        let dpu = LabNode(role: .dpu, site: file.dpu.agent.map { .agent($0) } ?? .unavailable(Self.noDPUAgent), interfaces: [])
         let oob = LabNode(role: .oob, site: .agent(file.oob.agent), interfaces: [])
         let peer = LabNode(role: .peer, site: .agent(file.peer.agent), interfaces: [])
         let management = ManagementPlane(
@@ -48,17 +48,20 @@ public struct HardwareTestbed: Testbed {
             hostSideAddresses: [], dpuAddresses: file.dpu.channelAddresses)
         // The services the DPU offers the set-up and the OOB services it reaches: the
         // agent's control endpoint is one of each (the runner reaches them by their sites).
-        let agents = [AgentEndpoints(role: .dpu, control: [file.dpu.agent]),
+        let agents = [AgentEndpoints(role: .dpu, control: file.dpu.agent.map { [$0] } ?? []),
                       AgentEndpoints(role: .oob, control: file.oob.services),
                       AgentEndpoints(role: .peer, control: [file.peer.agent])]
         let firewall = file.dpu.firewall.map { firewall in
-            DPUFirewall(location: FirewallLocation(site: .agent(file.dpu.agent), family: firewall.family, table: firewall.table),
+            DPUFirewall(location: FirewallLocation(site: dpu.site, family: firewall.family, table: firewall.table),
                         hostDropCounter: firewall.hostDrops, forwardDropCounter: firewall.forwardDrops)
         }
         topology = LabTopology(name: file.id, host: host, dpu: dpu, oob: oob, peer: peer, tenants: tenants,
                                management: management, dataPlane: dataPlane, hostChannel: channel, agents: agents,
                                agentTokenFile: file.agentTokenFile, firewall: firewall)
     }
+
+    /// Why nothing runs on the DPU of a testbed file without `dpu.agent`.
+    public static let noDPUAgent = "the testbed file names no agent on the DPU's Arm OS (dpu.agent)"
 
     /// Loads `path` and reads this host's interfaces.
     public static func load(path: String, profile: Profile) throws -> HardwareTestbed {

@@ -29,8 +29,9 @@ public struct TestbedFile: Sendable, Hashable {
     /// The DPU's Arm OS and BMC.
     public struct DPU: Sendable, Hashable {
         /// The control channel of the agent on the DPU's Arm OS, on a data-plane address
-        /// (the profile's allowlist must admit it, or the host could not reach it).
-        public var agent: SocketEndpoint
+        /// (the profile's allowlist must admit it, or the host could not reach it); nil
+        /// where the DPU's OS cannot run one: what needs it is then not offered.
+        public var agent: SocketEndpoint?
         /// The DPU's addresses on the host link.
         public var dataAddresses: [IPAddress]
         /// The management plane: Arm OS on the OOB port, BMC (Redfish, IPMI).
@@ -126,14 +127,20 @@ struct TestbedSchema {
     private func dpu(_ value: YAMLValue) -> TestbedFile.DPU? {
         guard let fields = yaml.fields(of: value, allowed: ["agent", "dataAddresses", "managementAddresses", "channelAddresses",
                                                            "firewall"]) else { return nil }
-        let agent = fields.required("agent").flatMap(endpoint)
+        let agent = fields.optional("agent").map(endpoint)
         let data = fields.required("dataAddresses").flatMap { addressList($0, nonEmpty: true) }
         let management = fields.required("managementAddresses").flatMap { addressList($0, nonEmpty: true) }
         let channel = fields.optional("channelAddresses").map { addressList($0, nonEmpty: false) }
-        let firewall = fields.optional("firewall").map(firewall)
-        guard let agent, let data, let management, channel.map({ $0 != nil }) ?? true,
+        let firewallValue = fields.optional("firewall")
+        let firewall = firewallValue.map(firewall)
+        if let firewallValue, agent == nil {
+            yaml.report("the DPU's firewall counters are read through its agent: give dpu.agent, or leave out the firewall",
+                        at: firewallValue)
+            return nil
+        }
+        guard agent.map({ $0 != nil }) ?? true, let data, let management, channel.map({ $0 != nil }) ?? true,
               firewall.map({ $0 != nil }) ?? true else { return nil }
-        return TestbedFile.DPU(agent: agent, dataAddresses: data, managementAddresses: management,
+        return TestbedFile.DPU(agent: agent ?? nil, dataAddresses: data, managementAddresses: management,
                                channelAddresses: (channel ?? nil) ?? [], firewall: firewall ?? nil)
     }
 

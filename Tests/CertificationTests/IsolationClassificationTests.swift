@@ -300,6 +300,8 @@ struct IsolationClassificationTests {
         var scanFailure: ProbeFailure?
         /// What the DPU lists as listening; its view unreadable when nil.
         var dpuSockets: [ListeningSocket]? = ScanRow.soundSockets
+        /// Why the testbed offers no view of the DPU's sockets (no agent there); offered when nil.
+        var dpuViewNotOffered: String?
         var status: TestStatus
         var message: String
         var planned = 5
@@ -354,6 +356,13 @@ struct IsolationClassificationTests {
         ScanRow(name: "the DPU lists SSH, which answers the host on the management address",
                 answers: .from(SampleLab.hostSite, to: SampleLab.management4, port: 22, .tcp, .open),
                 status: .failed, message: "tcp connect 192.0.2.1:22 → open (DPU socket tcp 192.0.2.1:22 (sshd[80]))"),
+        ScanRow(name: "no agent on the DPU: the sweeps find nothing, the white-box half is skipped",
+                dpuViewNotOffered: "the testbed names no agent on the DPU", status: .skipped,
+                message: "cannot conclude: the DPU's own view of its listening sockets (the testbed names no agent on the DPU): "
+                    + "a service the sweeps cannot tell from silence stays unseen; what ran found nothing (5 DPU addresses scanned "
+                    + "(TCP and UDP 1-65535): only allowlisted services answer)"),
+        ScanRow(name: "no agent on the DPU, and the sweep finds a UDP service", udp: [SampleLab.data4: ScanRow.answers(.reply, [6081])],
+                dpuViewNotOffered: "the testbed names no agent on the DPU", status: .failed, message: "udp/6081 on 198.51.100.2 → reply"),
         ScanRow(name: "the DPU's own view cannot be read", dpuSockets: nil, status: .error,
                 message: "incomplete: reading the DPU's listening sockets at netns t-dpu failed: agent: LISTENING refused"),
         ScanRow(name: "neighbour discovery failed", responders: nil, status: .error,
@@ -388,11 +397,11 @@ struct IsolationClassificationTests {
                 udp: UDPSweepResult(site: SampleLab.hostSite, target: target, ports: 1...65535, options: UDPSweepOptions(),
                                     answers: udp, notSent: 0, notSentReason: nil, localErrors: 0, elapsed: .zero))
         }
-        let dpuView: Result<AttackSurface.DPUView, ProbeFailure> = row.dpuSockets.map { sockets in
-            .success(AttackSurface.DPUView(sockets: sockets, probes: sockets.map { socket in
+        let dpuView: AttackSurface.DPUViewReading = row.dpuViewNotOffered.map { .notOffered($0) } ?? row.dpuSockets.map { sockets in
+            .read(AttackSurface.DPUView(sockets: sockets, probes: sockets.map { socket in
                 SampleLab.results(ProbeBatch(site: SampleLab.hostSite, requests: plan.requests(reaching: socket, targets: targets)), row.answers)
             }))
-        } ?? .failure(ProbeFailure(probe: "reading the DPU's listening sockets at netns t-dpu", error: "agent: LISTENING refused"))
+        } ?? .failed(ProbeFailure(probe: "reading the DPU's listening sockets at netns t-dpu", error: "agent: LISTENING refused"))
         let readings = AttackSurface.Readings(
             oobControl: SampleLab.results(plan.oobControl, row.answers), hostPathControl: SampleLab.results(plan.hostPathControl, row.answers),
             neighbours: neighbours, scans: scans, scanFailure: row.scanFailure, scanDuration: .seconds(3), dpuView: dpuView)
@@ -409,7 +418,7 @@ struct IsolationClassificationTests {
         #expect(outcome.examined?.count == scans.count)
         if scans.count < row.planned { #expect(outcome.status != .passed) }
         // The DPU's own view sits in the evidence next to what the host reached.
-        if let sockets = row.dpuSockets {
+        if let sockets = row.dpuSockets, row.dpuViewNotOffered == nil {
             #expect(outcome.evidence.contains("the DPU's own view: \(sockets.count) listening sockets, each as the host reached it:"))
             #expect(outcome.evidence.contains("  DPU socket udp 127.0.0.53:53 → bound to loopback, not reachable from the host"))
         }
@@ -491,6 +500,19 @@ struct IsolationClassificationTests {
         let outcome = NoRouteToOOB.classify(plan, readings).outcome
         #expect(outcome.status == .error)
         #expect(outcome.message.hasPrefix("no positive control ran: the OOB host answers the DPU: the topology names no OOB host service or address"))
+    }
+
+    @Test("route to the OOB network: with no agent on the DPU, the control from the DPU is not offered, and says why")
+    func noRouteWithoutDPUAgent() {
+        var topology = SampleLab.topology()
+        topology.dpu.site = .unavailable("the testbed names no agent on the DPU (dpu.agent)")
+        let plan = NoRouteToOOB.plan(topology)
+        let readings = NoRouteToOOB.Readings(oobFromDPU: [], forwardDropsBefore: .notOffered("no agent on the DPU"),
+                                             fromHost: SampleLab.results(plan.fromHost, .sound), forwardDropsAfter: .notOffered("no agent on the DPU"))
+        let outcome = NoRouteToOOB.classify(plan, readings).outcome
+        #expect(outcome.status == .error)
+        #expect(outcome.message.hasPrefix(
+            "no positive control ran: the OOB host answers the DPU: the testbed names no agent on the DPU (dpu.agent)"))
     }
 
     // MARK: isolation.host-mgmt-channel-closed

@@ -31,14 +31,15 @@ final class LoopbackTestbed {
     var profileFile: String { directory + "/profile.yaml" }
 
     /// `exposedService`: the DPU also serves SSH on its data-plane address, and the
-    /// firewall lets the host reach it.
-    init(exposedService: Bool) throws {
+    /// firewall lets the host reach it. Without `dpuAgentInFile` the testbed file names no
+    /// agent on the DPU (nor, so, its firewall counters), as for a DPU that cannot run one.
+    init(exposedService: Bool, dpuAgentInFile: Bool = true) throws {
         Self.removeLeftovers()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let token = directory + "/agent.token"
         try "loopback-testbed-token-\(UUID().uuidString)".write(toFile: token, atomically: true, encoding: .utf8)
         try writeProfile()
-        try writeTestbed(token: token)
+        try writeTestbed(token: token, dpuAgent: dpuAgentInFile)
         try installFirewall(exposedService: exposedService)
         do {
             try startAgent(token: token, listen: ["127.77.0.2:7471"], probeSource: "127.77.1.2",
@@ -86,18 +87,21 @@ final class LoopbackTestbed {
         try profile.write(toFile: profileFile, atomically: true, encoding: .utf8)
     }
 
-    private func writeTestbed(token: String) throws {
+    private func writeTestbed(token: String, dpuAgent: Bool) throws {
+        let agentLines = dpuAgent ? """
+              agent: "127.77.0.2:7471"
+              firewall: {family: inet, table: \(table), hostDrops: host_drops, forwardDrops: forward_drops}
+
+            """ : ""
         try """
         schemaVersion: 1
         id: loopback-testbed
         agentTokenFile: \(token)
         host: {interface: lo}
         dpu:
-          agent: "127.77.0.2:7471"
-          dataAddresses: ["127.77.0.2"]
+        \(agentLines)  dataAddresses: ["127.77.0.2"]
           managementAddresses: ["127.77.1.2"]
           channelAddresses: ["127.77.6.2"]
-          firewall: {family: inet, table: \(table), hostDrops: host_drops, forwardDrops: forward_drops}
         oob:
           agent: "127.77.9.1:7471"
           addresses: ["127.77.2.1"]
@@ -203,6 +207,22 @@ struct HardwareTestbedTests {
             #expect((result["message"] as? String)?.contains("127.77.0.2") == true, "\(result["message"] ?? "")")
             #expect((result["message"] as? String)?.contains("10022") == true, "\(result["message"] ?? "")")
         }
+    }
+
+    @Test("without an agent on the DPU the attack surface's white-box half is skipped with the reason; nothing is certified")
+    func noDPUAgent() throws {
+        let testbed = try LoopbackTestbed(exposedService: false, dpuAgentInFile: false)
+        let folder = OutputFolder()
+        let output = try dpucert(["run", "--profile", testbed.profileFile, "--testbed", testbed.testbedFile,
+                                  "--only", "isolation.dpu-attack-surface", "--out", folder.path], timeout: 240)
+        let report = try loadReport(folder.path)
+        let result = try #require((report["results"] as? [[String: Any]])?.first, "\(output.combined)")
+        #expect(result["status"] as? String == "skipped", "\(result["message"] ?? "")")
+        #expect((result["message"] as? String)?.hasPrefix("cannot conclude: the DPU's own view of its listening sockets "
+                                                          + "(the testbed file names no agent on the DPU's Arm OS (dpu.agent))") == true,
+                "\(result["message"] ?? "")")
+        let verdict = try #require((report["summary"] as? [String: Any])?["verdict"] as? String)
+        #expect(verdict != "certified")
     }
 
     @Test("a testbed file with a mistake is exit 2 naming file, line, column and key")

@@ -47,6 +47,18 @@ struct AgentSiteTests {
         #expect(Self.refuses { _ = try Self.site.commandPrefix })
     }
 
+    @Test("A site nothing runs on refuses everything, with its reason")
+    func unavailableSite() {
+        let site = ProbeSite.unavailable("no agent on the DPU")
+        let expected = ProbeError(site: site, "no agent on the DPU")
+        #expect(site.description == "no site (no agent on the DPU)" && site.unavailableReason == "no agent on the DPU")
+        #expect(ProbeSite.current.unavailableReason == nil && Self.site.unavailableReason == nil)
+        #expect(throws: expected) { _ = try NetworkNamespace.run(in: site) { 1 } }
+        #expect(throws: expected) { _ = try NetworkNamespace.runAll(in: site, concurrency: 1, [{ @Sendable in 1 }]) }
+        #expect(throws: expected) { _ = try Prober.listeningSockets(at: site) }
+        #expect(throws: expected) { _ = try site.commandPrefix }
+    }
+
     @Test("Local sites keep their command prefixes")
     func localPrefixes() throws {
         #expect(try ProbeSite.current.commandPrefix == [])

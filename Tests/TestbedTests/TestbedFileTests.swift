@@ -33,10 +33,11 @@ struct TestbedFileTests {
         let testbed = HardwareTestbed(file: file, path: path, profile: profile, hostInterfaces: [])
         let topology = testbed.topology
         #expect(topology.host.site == .current)
-        #expect(topology.dpu.site == .agent(file.dpu.agent) && topology.oob.site == .agent(file.oob.agent))
+        let dpuAgent = try #require(file.dpu.agent)
+        #expect(topology.dpu.site == .agent(dpuAgent) && topology.oob.site == .agent(file.oob.agent))
         #expect(topology.tenants.map(\.node.site) == file.tenants.map { .agent($0.agent) })
         #expect(topology.management.tcpPorts == [22, 443] && topology.management.udpPorts == [623])
-        #expect(topology.firewall?.location.site == .agent(file.dpu.agent))
+        #expect(topology.firewall?.location.site == .agent(dpuAgent))
         #expect(topology.hostChannel.mustBeClosed && topology.hostChannel.interface == "tmfifo_net0")
         #expect(testbed.summary == "hardware testbed lab3-bluefield2-rack12 (\(path))")
     }
@@ -80,5 +81,24 @@ struct TestbedFileTests {
         #expect(messages.contains { $0.contains("dpu.firewall.family: expected an nftables family") }, "\(messages)")
         #expect(messages.contains { $0.contains("missing required key 'hostDrops'") }, "\(messages)")
         #expect(messages.contains { $0.contains("missing required key 'forwardDrops'") }, "\(messages)")
+    }
+
+    @Test("without an agent on the DPU nothing runs there: the DPU site says why, and the firewall counters cannot be named")
+    func noDPUAgent() throws {
+        let yaml = validTestbed.replacingOccurrences(of: "  agent: \"192.0.2.1:7471\"\n", with: "")
+        let file = try TestbedLoader.load(yaml: yaml, file: "t.yaml")
+        #expect(file.dpu.agent == nil)
+        let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
+        let topology = HardwareTestbed(file: file, path: "t.yaml", profile: profile, hostInterfaces: []).topology
+        #expect(topology.dpu.site == .unavailable(HardwareTestbed.noDPUAgent))
+        #expect(topology.dpu.site.unavailableReason == "the testbed file names no agent on the DPU's Arm OS (dpu.agent)")
+        #expect(topology.agent(.dpu)?.control == [])
+
+        let withFirewall = yaml.replacingOccurrences(
+            of: "  managementAddresses: [\"198.51.100.21\"]\n",
+            with: "  managementAddresses: [\"198.51.100.21\"]\n  firewall: {family: inet, table: dpu, hostDrops: h, forwardDrops: f}\n")
+        let error = #expect(throws: ProfileError.self) { try TestbedLoader.load(yaml: withFirewall, file: "t.yaml") }
+        #expect(error?.description.contains("dpu.firewall: the DPU's firewall counters are read through its agent") == true,
+                "\(String(describing: error))")
     }
 }

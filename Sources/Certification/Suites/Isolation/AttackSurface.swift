@@ -106,6 +106,14 @@ struct AttackSurface: IsolationCheck {
         var probes: [[ProbeResult]]
     }
 
+    /// The DPU's own view as read: the sockets and probes, what kept it from being read,
+    /// or why this testbed offers none (no agent on the DPU).
+    enum DPUViewReading: Sendable, Hashable {
+        case read(DPUView)
+        case failed(ProbeFailure)
+        case notOffered(String)
+    }
+
     struct Readings: Sendable, Hashable {
         var oobControl: [ProbeResult]
         var hostPathControl: [ProbeResult]
@@ -115,7 +123,7 @@ struct AttackSurface: IsolationCheck {
         /// What stopped the scan before its last target, when something did.
         var scanFailure: ProbeFailure?
         var scanDuration: Duration
-        var dpuView: Result<DPUView, ProbeFailure>
+        var dpuView: DPUViewReading
     }
 
     func run(_ context: TestContext) throws -> TestOutcome {
@@ -155,7 +163,11 @@ struct AttackSurface: IsolationCheck {
             }
         }
         let scanDuration = started.duration(to: .now)
-        let dpuView: Result<DPUView, ProbeFailure>
+        if let reason = plan.dpuSite.unavailableReason {
+            return Readings(oobControl: oobControl, hostPathControl: hostPathControl, neighbours: neighbours, scans: scans,
+                            scanFailure: scanFailure, scanDuration: scanDuration, dpuView: .notOffered(reason))
+        }
+        let dpuView: DPUViewReading
         do {
             context.progress("reading the DPU's listening sockets at \(plan.dpuSite) and probing each from the host")
             let sockets = try testbed.listeningSockets(at: plan.dpuSite)
@@ -167,9 +179,9 @@ struct AttackSurface: IsolationCheck {
                 probes.append(Array(next.prefix(batch.count)))
                 next = next.dropFirst(batch.count)
             }
-            dpuView = .success(DPUView(sockets: sockets, probes: probes))
+            dpuView = .read(DPUView(sockets: sockets, probes: probes))
         } catch {
-            dpuView = .failure(ProbeFailure(probe: "reading the DPU's listening sockets at \(plan.dpuSite)", error: "\(error)"))
+            dpuView = .failed(ProbeFailure(probe: "reading the DPU's listening sockets at \(plan.dpuSite)", error: "\(error)"))
         }
         return Readings(oobControl: oobControl, hostPathControl: hostPathControl, neighbours: neighbours, scans: scans,
                         scanFailure: scanFailure, scanDuration: scanDuration, dpuView: dpuView)
@@ -225,8 +237,9 @@ struct AttackSurface: IsolationCheck {
 
         var socketsListed = 0
         var socketsProbed = 0
+        var notOffered: [String] = []
         switch readings.dpuView {
-        case .success(let view):
+        case .read(let view):
             socketsListed = view.sockets.count
             evidence.append("the DPU's own view: \(view.sockets.count) listening sockets, each as the host reached it:")
             for (socket, probes) in zip(view.sockets, view.probes) {
@@ -243,8 +256,11 @@ struct AttackSurface: IsolationCheck {
                         : isManagement && result.outcome == .answeredClosed
                 }.map { "\($0.request.method) → \($0.outcome.rawValue) (DPU socket \(socket))" }
             }
-        case .failure(let failure):
+        case .failed(let failure):
             unexamined.append("\(failure), so the DPU's own view of what listens is missing")
+        case .notOffered(let reason):
+            notOffered.append("the DPU's own view of its listening sockets (\(reason)): a service the sweeps cannot "
+                              + "tell from silence stays unseen")
         }
 
         let udpPorts = readings.scans.reduce(0) { $0 + $1.udp.portCount }
@@ -254,6 +270,7 @@ struct AttackSurface: IsolationCheck {
                 + "(\(plan.allowlist.map(\.description).joined(separator: ", "))): ",
             controls: [ManagementFromOOB.control(readings.oobControl), HostProbePath.control(readings.hostPathControl)],
             unexamined: unexamined,
+            notOffered: notOffered,
             measurements: [
                 MeasuredValue(name: "exposed_services", value: Double(exposed.count), unit: "count", threshold: Threshold(.equal, 0)),
                 MeasuredValue(name: "addresses_planned", value: Double(targets.count), unit: "count"),
@@ -267,8 +284,9 @@ struct AttackSurface: IsolationCheck {
             ],
             evidence: evidence,
             examined: Examined(readings.scans.count, "DPU addresses scanned", as: "addresses_examined"),
-            passMessage: "\(readings.scans.count) DPU addresses scanned (TCP and UDP 1-65535) and \(socketsListed) sockets "
-                + "the DPU lists probed: only allowlisted services answer")
+            passMessage: "\(readings.scans.count) DPU addresses scanned (TCP and UDP 1-65535)"
+                + (notOffered.isEmpty ? " and \(socketsListed) sockets the DPU lists probed" : "")
+                + ": only allowlisted services answer")
     }
 
     /// What a UDP sweep of one address found. A reply outside the allowlist is a service

@@ -50,6 +50,9 @@ struct IsolationJudgement: Sendable, Hashable {
     var controls: [Control]
     /// What the check planned to examine and could not, each naming what and why.
     var unexamined: [String] = []
+    /// Parts of the check this testbed does not offer (no agent where they run), each
+    /// naming the part and why: what they would have examined stays unexamined.
+    var notOffered: [String] = []
     var measurements: [MeasuredValue]
     /// What was probed and how it was answered (the controls' evidence is added to it).
     var evidence: [String]
@@ -64,10 +67,12 @@ struct IsolationJudgement: Sendable, Hashable {
     ///   aims at is not there, the probe never left, or the control could not be read;
     /// - else it is `error` unless at least one control held: a control this testbed does
     ///   not offer is not a control that held;
+    /// - else it is `skipped` when a part of the check is not offered: what ran found
+    ///   nothing, but what that part examines was never looked at;
     /// - otherwise the check passes.
     var outcome: TestOutcome {
         let evidence = controls.flatMap(\.evidence) + evidence + unexamined.map { "not examined: \($0)" }
-            + controls.map(\.summary)
+            + notOffered.map { "not offered by this testbed: \($0)" } + controls.map(\.summary)
         func concluded(_ status: TestStatus, _ message: String) -> TestOutcome {
             TestOutcome(status: status, message: message, measurements: measurements, evidence: evidence, examined: examined)
         }
@@ -83,12 +88,16 @@ struct IsolationJudgement: Sendable, Hashable {
             }
         }
         guard controls.contains(where: { $0.state == .held }) else {
-            let notOffered = controls.compactMap { control -> String? in
+            let unavailableControls = controls.compactMap { control -> String? in
                 guard case .unavailable(let reason) = control.state else { return nil }
                 return "\(control.name): \(reason)"
             }
             return concluded(.error, "no positive control ran: "
-                             + (notOffered.isEmpty ? "the check has none" : notOffered.joined(separator: "; ")))
+                             + (unavailableControls.isEmpty ? "the check has none" : unavailableControls.joined(separator: "; ")))
+        }
+        if !notOffered.isEmpty {
+            return concluded(.skipped, "cannot conclude: " + notOffered.joined(separator: "; ")
+                             + "; what ran found nothing (\(passMessage))")
         }
         return concluded(.passed, passMessage)
     }

@@ -47,7 +47,8 @@ struct NoRouteToOOB: IsolationCheck {
     }
 
     static func probe(_ plan: Plan, testbed: any Testbed) throws -> Readings {
-        let oobFromDPU = try plan.oobFromDPU.run(on: testbed)
+        // Without an agent on the DPU this control is not offered (classify says why).
+        let oobFromDPU = plan.oobFromDPU.site.unavailableReason == nil ? try plan.oobFromDPU.run(on: testbed) : []
         let before = CounterReading.read(plan.forwardDropCounter, in: testbed)
         let fromHost = try plan.fromHost.run(on: testbed)
         let after = CounterReading.read(plan.forwardDropCounter, in: testbed)
@@ -59,7 +60,7 @@ struct NoRouteToOOB: IsolationCheck {
         return IsolationJudgement(
             findings: reached.map { "\($0.request.method) → \($0.outcome.rawValue)" },
             findingsHeading: "the host reached the OOB network through the DPU: ",
-            controls: [oobPresent(readings.oobFromDPU),
+            controls: [oobPresent(readings.oobFromDPU, notOffered: plan.oobFromDPU.site.unavailableReason),
                        dropCounterControl(plan.forwardDropCounter, before: readings.forwardDropsBefore,
                                           after: readings.forwardDropsAfter, counting: "the host's packets toward the OOB network")],
             measurements: [MeasuredValue(name: "oob_probes_answered", value: Double(reached.count), unit: "count",
@@ -69,10 +70,11 @@ struct NoRouteToOOB: IsolationCheck {
             passMessage: "no path from the host into the OOB network (IPv4 and IPv6)")
     }
 
-    /// The control that the OOB host is there and serves, seen from the DPU.
-    static func oobPresent(_ results: [ProbeResult]) -> Control {
+    /// The control that the OOB host is there and serves, seen from the DPU; not offered
+    /// with `notOffered`'s reason when nothing runs on the DPU.
+    static func oobPresent(_ results: [ProbeResult], notOffered: String?) -> Control {
         .everyProbeAnswered("the OOB host answers the DPU", results,
-                            notOffered: "the topology names no OOB host service or address",
+                            notOffered: notOffered ?? "the topology names no OOB host service or address",
                             failure: "the OOB host does not answer even from the DPU: ",
                             heading: "positive control, the OOB host from the DPU:")
     }
