@@ -37,7 +37,7 @@ public struct CommandError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 package extension String {
-    package var trimmingTrailingWhitespace: String {
+    var trimmingTrailingWhitespace: String {
         var text = Substring(self)
         while let last = text.last, last.isWhitespace { text = text.dropLast() }
         return String(text)

@@ -174,7 +174,8 @@ struct LabIsolationTests {
             #expect(try Prober.run(.tcp(echo, timeout: FaultSignature.quick), from: t.host.site).outcome == .dropped)
             #expect(try Prober.run(.tcp(echo), from: t.dpu.site).outcome == .open)
             let listening = try dpu.listeningSockets()
-            #expect(listening.contains(ListeningSocket(transport: .tcp, endpoint: SocketEndpoint(t.mgmt4, 22))))
+            let ssh = listening.first { $0.transport == .tcp && $0.endpoint == SocketEndpoint(t.mgmt4, 22) }
+            #expect(ssh?.owner?.hasPrefix("dpucert") == true, "\(listening)")
             #expect(!listening.contains { $0.endpoint.address == t.data4 && t.management.tcpPorts.contains($0.endpoint.port) })
 
             // The peer has no firewall: its echo peer is the data path's positive control.
