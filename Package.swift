@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // libpci (pciutils) as a system library; shims live in CPCIShims.
@@ -49,10 +50,10 @@ let package = Package(
             dependencies: ["CNetShims"],
             swiftSettings: swiftSettings
         ),
-        // Probes and measurements: reachability, port scans, neighbour discovery.
+        // Probes and measurements: reachability, port scans, neighbour discovery, traffic.
         .target(
             name: "Probes",
-            dependencies: ["Systems", "CNetShims"],
+            dependencies: ["Systems", "CNetShims", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: swiftSettings
         ),
         .target(

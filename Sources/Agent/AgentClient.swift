@@ -98,13 +98,32 @@ public final class AgentClient {
         try payloadExchange("LISTENING", answer: [ListeningSocket].self, work: .seconds(10))
     }
 
-    /// Starts an echo peer on the address this session reached (`port` 0: any free port).
+    /// Starts an echo peer on the address this session reached (`port` 0: any free port);
+    /// it lasts as long as this session.
     public func startEcho(_ transport: TransportProtocol, port: UInt16) throws -> SocketEndpoint {
-        let fields = try okFields(exchange("ECHO-\(transport.rawValue.uppercased()) \(port)"))
+        try startTrafficPeer(transport == .tcp ? .echoTCP : .echoUDP, port: port)
+    }
+
+    /// Starts a traffic peer on the address this session reached (`port` 0: any free
+    /// port); it lasts as long as this session.
+    public func startTrafficPeer(_ kind: TrafficPeerKind, port: UInt16) throws -> SocketEndpoint {
+        let fields = try okFields(exchange("\(kind.rawValue) \(port)"))
         guard fields.count == 1, let endpoint = SocketEndpoint(fields[0]) else {
             throw AgentError("agent \(endpoint)", "expected one endpoint, found \"\(fields.joined(separator: " "))\"")
         }
         return endpoint
+    }
+
+    /// Runs a traffic measurement from the agent's machine.
+    public func measure(_ measurement: TrafficMeasurement) throws -> TrafficMeasurement.Result {
+        let payload: String
+        do {
+            payload = try ControlPayload.encode(measurement)
+        } catch {
+            throw AgentError("agent \(endpoint)", "MEASURE: the request cannot be encoded: \(error)")
+        }
+        return try payloadExchange("MEASURE \(payload)", answer: TrafficMeasurement.Result.self,
+                                   work: measurement.longestDuration).restamped(agentSite)
     }
 
     /// How long a TCP scan may take on the agent: seconds as a rule; this also covers an
@@ -204,4 +223,14 @@ public final class AgentClient {
         guard words.first == "OK" else { throw AgentError("agent \(endpoint)", "refused: \(reply)") }
         return Array(words.dropFirst())
     }
+}
+
+/// The far ends a measurement runs against, by the command that starts them.
+public enum TrafficPeerKind: String, Sendable, Hashable, CaseIterable {
+    /// Echoes a TCP stream back: request/response latency.
+    case echoTCP = "ECHO-TCP"
+    /// Echoes datagrams back: UDP rate, loss and jitter.
+    case echoUDP = "ECHO-UDP"
+    /// Discards a TCP stream and answers `received <bytes>` at its end: throughput.
+    case sinkTCP = "SINK-TCP"
 }

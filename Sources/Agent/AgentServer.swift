@@ -15,7 +15,8 @@ public final class AgentServer: Sendable {
 
     /// Connections served at once (control, services, echo); more are closed on arrival.
     static let maximumConnections = 64
-    /// Echo peers one agent starts at most.
+    /// Traffic peers (echo, sink) open at once; each lives as long as the session that
+    /// started it.
     static let maximumEchoPeers = 32
     /// How often loops look at the stop flag.
     static let pollInterval = Duration.milliseconds(200)
@@ -134,8 +135,9 @@ public final class AgentServer: Sendable {
         }
     }
 
-    private func acceptLoop(_ listener: Socket, _ handler: @escaping @Sendable (Socket) -> Void) {
-        while !isStopping {
+    /// Accepts connections until the agent stops or `session` (when given) ends.
+    private func acceptLoop(_ listener: Socket, until session: Session? = nil, _ handler: @escaping @Sendable (Socket) -> Void) {
+        while !isStopping && !(session?.hasEnded ?? false) {
             guard (try? listener.waitReadable(timeout: Self.pollInterval)) == true else { continue }
             do {
                 let (connection, _) = try listener.accept(label: "\(listener.label) connection")
@@ -149,9 +151,10 @@ public final class AgentServer: Sendable {
         }
     }
 
-    /// Answers each datagram with what `reply` returns (nil: no answer).
-    private func datagramLoop(_ socket: Socket, _ reply: @escaping @Sendable ([UInt8]) -> [UInt8]?) {
-        while !isStopping {
+    /// Answers each datagram with what `reply` returns (nil: no answer), until the agent
+    /// stops or `session` (when given) ends.
+    private func datagramLoop(_ socket: Socket, until session: Session? = nil, _ reply: @escaping @Sendable ([UInt8]) -> [UInt8]?) {
+        while !isStopping && !(session?.hasEnded ?? false) {
             guard (try? socket.waitReadable(timeout: Self.pollInterval)) == true,
                   let (datagram, sender) = try? socket.receiveFromIfReady(limit: 65536),
                   let sender, let answer = reply(datagram) else { continue }
@@ -161,8 +164,17 @@ public final class AgentServer: Sendable {
 
     // MARK: control channel
 
+    /// One control session; what it started ends with it.
+    private final class Session: Sendable {
+        private let ended = Atomic<Bool>(false)
+        var hasEnded: Bool { ended.load(ordering: .acquiring) }
+        func end() { ended.store(true, ordering: .releasing) }
+    }
+
     private func serveControl(_ socket: Socket) {
         let channel = LineChannel(socket)
+        let session = Session()
+        defer { session.end() }
         do {
             try channel.writeLine(ControlProtocol.greeting)
             let first = try channel.readLine(timeout: ControlProtocol.authenticationTimeout)
@@ -178,7 +190,7 @@ public final class AgentServer: Sendable {
             let local = try socket.localEndpoint()
             while !isStopping {
                 let line = try channel.readLine(timeout: ControlProtocol.idleTimeout, limit: ControlProtocol.maximumLineLength)
-                let (reply, ends) = respond(to: line, localAddress: local?.address)
+                let (reply, ends) = respond(to: line, localAddress: local?.address, session: session)
                 try channel.writeLine(reply, timeout: ControlProtocol.idleTimeout)
                 if ends { return }
             }
@@ -188,7 +200,7 @@ public final class AgentServer: Sendable {
     }
 
     /// The reply line to one command and whether the session ends after it.
-    private func respond(to line: String, localAddress: IPAddress?) -> (String, Bool) {
+    private func respond(to line: String, localAddress: IPAddress?, session: Session) -> (String, Bool) {
         let words = line.split(separator: " ").map(String.init)
         switch (words.first ?? "", words.count) {
         case ("PING", 1):
@@ -206,15 +218,29 @@ public final class AgentServer: Sendable {
             }
         case ("LISTENING", 1):
             return (Self.payloadReply { try Prober.listeningSockets(at: .current) }, false)
-        case ("ECHO-TCP", 2), ("ECHO-UDP", 2):
+        case ("ECHO-TCP", 2), ("ECHO-UDP", 2), ("SINK-TCP", 2):
             guard let port = UInt16(words[1]) else { return ("ERR expected a port number 0-65535, found \(words[1])", false) }
             guard let localAddress else { return ("ERR the session's local address is unknown", false) }
+            let peer: TrafficPeer = switch words[0] {
+            case "ECHO-TCP": .echo(.tcp)
+            case "ECHO-UDP": .echo(.udp)
+            default: .sink
+            }
             do {
-                let endpoint = try startEcho(words[0] == "ECHO-TCP" ? .tcp : .udp, SocketEndpoint(localAddress, port))
+                let endpoint = try startPeer(peer, SocketEndpoint(localAddress, port), for: session)
                 return ("OK \(endpoint)", false)
             } catch {
                 return (Self.refusal(error), false)
             }
+        case ("MEASURE", 2):
+            return (Self.payloadReply { () throws -> TrafficMeasurement.Result in
+                let request = try ControlPayload.decode(TrafficMeasurement.self, from: words[1])
+                guard request.longestDuration <= ControlProtocol.maximumCommandDuration else {
+                    throw AgentError("MEASURE", "a run of \(request.longestDuration.evidenceText) is longer than the "
+                                     + "\(ControlProtocol.maximumCommandDuration.evidenceText) one command may take")
+                }
+                return try request.run(from: .current, sources: configuration.probeSources)
+            }, false)
         case ("PROBE", 2):
             return (Self.payloadReply { () throws -> [ProbeResult] in
                 let requests = try ControlPayload.decode([ProbeRequest].self, from: words[1])
@@ -292,26 +318,71 @@ public final class AgentServer: Sendable {
 
     // MARK: echo peers
 
-    private func startEcho(_ transport: TransportProtocol, _ endpoint: SocketEndpoint) throws(AgentError) -> SocketEndpoint {
+    /// What a traffic peer does: echo what arrives, or count and discard a stream.
+    private enum TrafficPeer: CustomStringConvertible {
+        case echo(TransportProtocol)
+        case sink
+
+        var transport: TransportProtocol {
+            switch self {
+            case .echo(let transport): transport
+            case .sink: .tcp
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .echo(let transport): "echo \(transport)"
+            case .sink: "sink tcp"
+            }
+        }
+    }
+
+    /// Starts `peer` on `endpoint` for as long as `session` lasts.
+    private func startPeer(_ peer: TrafficPeer, _ endpoint: SocketEndpoint, for session: Session) throws(AgentError) -> SocketEndpoint {
         let admitted = state.withLock { state -> Bool in
             guard state.echoPeers < Self.maximumEchoPeers else { return false }
             state.echoPeers += 1
             return true
         }
-        guard admitted else { throw AgentError("echo \(transport) \(endpoint)", "at most \(Self.maximumEchoPeers) echo peers") }
+        guard admitted else { throw AgentError("\(peer) \(endpoint)", "at most \(Self.maximumEchoPeers) traffic peers") }
         let socket: Socket
         do {
-            socket = try listen(transport, endpoint, purpose: "echo")
+            socket = try listen(peer.transport, endpoint, purpose: "\(peer)")
         } catch {
             state.withLock { $0.echoPeers -= 1 }
             throw error
         }
         let bound = (try? socket.localEndpoint()) ?? endpoint
-        switch transport {
-        case .tcp: loop("echo tcp \(bound)") { self.acceptLoop(socket) { self.echoStream($0) } }
-        case .udp: loop("echo udp \(bound)") { self.datagramLoop(socket) { $0 } }
+        loop("\(peer) \(bound)") {
+            switch peer {
+            case .echo(.tcp): self.acceptLoop(socket, until: session) { self.echoStream($0) }
+            case .echo(.udp): self.datagramLoop(socket, until: session) { $0 }
+            case .sink: self.acceptLoop(socket, until: session) { self.sinkStream($0) }
+            }
+            socket.close()
+            self.state.withLock { $0.echoPeers -= 1 }
         }
         return bound
+    }
+
+    /// Reads a stream to its end, discarding it, then answers `received <bytes>` and
+    /// closes: a throughput sender learns what arrived. Bounded like an echo stream.
+    private func sinkStream(_ socket: Socket) {
+        let end = ContinuousClock.now + .seconds(600)
+        var idleSince = ContinuousClock.now
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 18)
+        while !isStopping && ContinuousClock.now < end && idleSince.duration(to: .now) < .seconds(30) {
+            guard (try? socket.waitReadable(timeout: Self.pollInterval)) == true else { continue }
+            guard let count = try? socket.receiveIfReady(into: &buffer) else { continue }
+            if count == 0 {
+                _ = try? socket.send(Array("received \(received)\n".utf8))
+                return
+            }
+            received += count
+            idleSince = .now
+        }
     }
 
     /// Echoes a stream back until the client closes, goes idle for 30 s, or 10 min pass.

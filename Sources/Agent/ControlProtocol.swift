@@ -14,6 +14,8 @@ import Systems
 ///     LISTENING                         → OK <payload>    ([ListeningSocket] with their owners)
 ///     ECHO-TCP <port>                   → OK <endpoint>   (echo listener on the address this session reached; 0 = any port)
 ///     ECHO-UDP <port>                   → OK <endpoint>
+///     SINK-TCP <port>                   → OK <endpoint>   (discards a stream, then answers `received <bytes>`)
+///     MEASURE <payload>                 → OK <payload>    (TrafficMeasurement in, its Result out)
 ///     PROBE <payload>                   → OK <payload>    ([ProbeRequest] in, [ProbeResult] out)
 ///     SCAN-TCP <address> <first>-<last> → OK <payload>    (PortScanResult)
 ///     SWEEP-UDP <address> <first>-<last> <datagrams/s> → OK <payload>   (UDPSweepResult)

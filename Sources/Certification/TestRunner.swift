@@ -169,10 +169,6 @@ private final class InFlight: Sendable {
 }
 
 extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-
     var formatted: String {
         let value = seconds
         return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)

@@ -1,3 +1,4 @@
+import CNetShims
 import Glibc
 import Systems
 

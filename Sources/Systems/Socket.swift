@@ -121,6 +121,17 @@ public final class Socket: Sendable {
         try setOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: 1, "IPV6_V6ONLY")
     }
 
+    /// Sends each small write at once (TCP_NODELAY): request/response timing, not batching.
+    public func setNoDelay() throws(SystemCallError) {
+        try setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, "TCP_NODELAY")
+    }
+
+    /// Ends the sending direction (shutdown SHUT_WR): the peer reads end of stream, and
+    /// may still answer.
+    public func shutdownWrite() throws(SystemCallError) {
+        try SystemCall.check("shutdown", label) { shutdown(descriptor, Int32(SHUT_WR)) }
+    }
+
     /// The pending error (SO_ERROR), cleared by reading it.
     public func pendingError() throws(SystemCallError) -> Int32 {
         var value: Int32 = 0
@@ -228,6 +239,19 @@ public final class Socket: Sendable {
     public func receiveFromIfReady(limit: Int = 65536) throws(SystemCallError) -> ([UInt8], SocketEndpoint?)? {
         do {
             return try receiveFrom(limit: limit)
+        } catch {
+            if error.code == EAGAIN { return nil }
+            throw error
+        }
+    }
+
+    /// Reads into `buffer` (kept by the caller across reads, so a bulk reader allocates
+    /// nothing per read): how many bytes, 0 at end of stream, nil when nothing is queued.
+    public func receiveIfReady(into buffer: inout [UInt8]) throws(SystemCallError) -> Int? {
+        do {
+            return try SystemCall.check("recv", label) {
+                buffer.withUnsafeMutableBytes { Glibc.recv(descriptor, $0.baseAddress, $0.count, 0) }
+            }
         } catch {
             if error.code == EAGAIN { return nil }
             throw error

@@ -55,6 +55,25 @@ extension Testbed {
                           agent: { try $0.counters(family: location.family, table: location.table) })
     }
 
+    /// Runs `body` with a traffic peer of `kind` on the agent whose control endpoint is
+    /// `control`, bound to that address; the peer lasts while `body` runs. The session is
+    /// opened from `site` where it is on this machine (so it crosses the path measured),
+    /// else from this process.
+    public func withTrafficPeer<Result>(_ kind: TrafficPeerKind, at control: SocketEndpoint, reachedFrom site: ProbeSite,
+                                        _ body: (SocketEndpoint) throws -> Result) throws -> Result {
+        let from: ProbeSite = if case .agent = site { .current } else { site }
+        let client = try AgentClient.connect(to: control, from: from, tokenFile: topology.agentTokenFile)
+        defer { client.close() }
+        return try body(try client.startTrafficPeer(kind, port: 0))
+    }
+
+    /// Runs a traffic measurement from `site`: here, in a namespace, or on the site's
+    /// agent. `progress` hears each throughput interval of a run on this machine.
+    public func measure(_ measurement: TrafficMeasurement, from site: ProbeSite,
+                        progress: (@Sendable (Double) -> Void)? = nil) throws -> TrafficMeasurement.Result {
+        try atSite(site, local: { try measurement.run(from: site, progress: progress) }, agent: { try $0.measure(measurement) })
+    }
+
     /// Runs `local` for a site on this machine, or `agent` with an authenticated session
     /// to the agent the site names (closed afterwards).
     private func atSite<Result>(_ site: ProbeSite, local: () throws -> Result,

@@ -301,6 +301,53 @@ struct AgentProbeTests {
         }
     }
 
+    @Test("Traffic peers: a sink counts a throughput run, echo peers time round trips and datagrams; MEASURE runs on the agent")
+    func traffic() throws {
+        try LoopbackAgent.with { agent in
+            let client = try agent.connect()
+            let sink = try client.startTrafficPeer(.sinkTCP, port: 0)
+            let shape = ThroughputOptions(streams: 2, warmUp: .milliseconds(200), duration: .milliseconds(600), interval: .milliseconds(200))
+            let throughput = try Prober.measureTCPThroughput(to: sink, from: .current, options: shape)
+            #expect(throughput.gbitPerSecond > 0 && throughput.bytes > 0 && throughput.bytes <= throughput.sentTotal)
+            // The sink saw every byte the streams handed to the kernel.
+            #expect(throughput.receivedTotal == throughput.sentTotal, "\(throughput)")
+            #expect(throughput.intervals.count >= 3 && throughput.cpuSeconds > 0, "\(throughput)")
+            #expect(throughput.path.target == sink && throughput.path.source != nil)
+
+            let echo = try client.startTrafficPeer(.echoTCP, port: 0)
+            let latency = try Prober.measureTCPLatency(to: echo, from: .current,
+                                                       options: LatencyOptions(warmUpExchanges: 10, exchanges: 500))
+            #expect(latency.exchanges == 500)
+            let values = latency.summary.map(\.microseconds)
+            #expect(latency.summary.map(\.percentile) == [50, 90, 99, 99.9, 100])
+            #expect(values.first! > 0 && values == values.sorted(), "\(latency)")
+            #expect(!latency.distribution.isEmpty && latency.distribution.map(\.microseconds) == latency.distribution.map(\.microseconds).sorted())
+
+            let datagrams = try client.startTrafficPeer(.echoUDP, port: 0)
+            let udp = try Prober.measureUDPRate(to: datagrams, from: .current,
+                                                options: UDPRateOptions(gbitPerSecond: 0.02, duration: .milliseconds(500)))
+            #expect(udp.sent > 400 && udp.loss < 0.05, "\(udp)")
+
+            let remote = try client.measure(.tcpLatency(echo: echo, LatencyOptions(warmUpExchanges: 5, exchanges: 100)))
+            guard case .tcpLatency(let onAgent) = remote else {
+                Issue.record("expected a latency result, got \(remote)")
+                return
+            }
+            #expect(onAgent.path.site == agent.site && onAgent.exchanges == 100)
+            #expect(try client.exchange("MEASURE not-base64!").hasPrefix("ERR the payload is not base64"))
+
+            // Peers end with the session that started them.
+            client.close()
+            let deadline = ContinuousClock.now + .seconds(2)
+            var refused = false
+            while !refused && ContinuousClock.now < deadline {
+                refused = try Prober.run(.tcp(sink, timeout: .milliseconds(200)), from: .current).outcome == .answeredClosed
+                if !refused { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            #expect(refused, "the sink outlived its session")
+        }
+    }
+
     @Test("SWEEP-UDP sweeps a port range from the agent: a reply where a service answers, port-unreachable elsewhere")
     func sweep() throws {
         try LoopbackAgent.with { agent in
