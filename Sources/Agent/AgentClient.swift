@@ -224,13 +224,3 @@ public final class AgentClient {
         return Array(words.dropFirst())
     }
 }
-
-/// The far ends a measurement runs against, by the command that starts them.
-public enum TrafficPeerKind: String, Sendable, Hashable, CaseIterable {
-    /// Echoes a TCP stream back: request/response latency.
-    case echoTCP = "ECHO-TCP"
-    /// Echoes datagrams back: UDP rate, loss and jitter.
-    case echoUDP = "ECHO-UDP"
-    /// Discards a TCP stream and answers `received <bytes>` at its end: throughput.
-    case sinkTCP = "SINK-TCP"
-}

@@ -221,11 +221,7 @@ public final class AgentServer: Sendable {
         case ("ECHO-TCP", 2), ("ECHO-UDP", 2), ("SINK-TCP", 2):
             guard let port = UInt16(words[1]) else { return ("ERR expected a port number 0-65535, found \(words[1])", false) }
             guard let localAddress else { return ("ERR the session's local address is unknown", false) }
-            let peer: TrafficPeer = switch words[0] {
-            case "ECHO-TCP": .echo(.tcp)
-            case "ECHO-UDP": .echo(.udp)
-            default: .sink
-            }
+            guard let peer = TrafficPeerKind(rawValue: words[0]) else { return ("ERR unknown traffic peer \(words[0])", false) }
             do {
                 let endpoint = try startPeer(peer, SocketEndpoint(localAddress, port), for: session)
                 return ("OK \(endpoint)", false)
@@ -318,28 +314,8 @@ public final class AgentServer: Sendable {
 
     // MARK: echo peers
 
-    /// What a traffic peer does: echo what arrives, or count and discard a stream.
-    private enum TrafficPeer: CustomStringConvertible {
-        case echo(TransportProtocol)
-        case sink
-
-        var transport: TransportProtocol {
-            switch self {
-            case .echo(let transport): transport
-            case .sink: .tcp
-            }
-        }
-
-        var description: String {
-            switch self {
-            case .echo(let transport): "echo \(transport)"
-            case .sink: "sink tcp"
-            }
-        }
-    }
-
     /// Starts `peer` on `endpoint` for as long as `session` lasts.
-    private func startPeer(_ peer: TrafficPeer, _ endpoint: SocketEndpoint, for session: Session) throws(AgentError) -> SocketEndpoint {
+    private func startPeer(_ peer: TrafficPeerKind, _ endpoint: SocketEndpoint, for session: Session) throws(AgentError) -> SocketEndpoint {
         let admitted = state.withLock { state -> Bool in
             guard state.echoPeers < Self.maximumEchoPeers else { return false }
             state.echoPeers += 1
@@ -356,9 +332,9 @@ public final class AgentServer: Sendable {
         let bound = (try? socket.localEndpoint()) ?? endpoint
         loop("\(peer) \(bound)") {
             switch peer {
-            case .echo(.tcp): self.acceptLoop(socket, until: session) { self.echoStream($0) }
-            case .echo(.udp): self.datagramLoop(socket, until: session) { $0 }
-            case .sink: self.acceptLoop(socket, until: session) { self.sinkStream($0) }
+            case .echoTCP: self.acceptLoop(socket, until: session) { self.echoStream($0) }
+            case .echoUDP: self.datagramLoop(socket, until: session) { $0 }
+            case .sinkTCP: self.acceptLoop(socket, until: session) { self.sinkStream($0) }
             }
             socket.close()
             self.state.withLock { $0.echoPeers -= 1 }

@@ -49,6 +49,9 @@ struct LabAddressPlan {
 
     var firewallTable: String { "dpucert_\(spec.name)" }
 
+    /// The DPU's ports toward the peer: the host's uplink and each tenant's.
+    var dpuUplinks: [String] { [Self.dpuUplink] + (0..<spec.tenantCount).map(Self.dpuTenantUplink) }
+
     // Host network.
     let hostNetwork4 = InterfaceAddress("198.18.0.0/24")!
     let hostNetwork6 = InterfaceAddress("2001:db8:1::/64")!

@@ -34,6 +34,9 @@ struct LabBuilder {
         try ip(plan.oob, oobCommands)
         for tenant in 0..<spec.tenantCount { try ip(plan.tenant(tenant), tenantCommands(tenant)) }
         try run(["ip", "netns", "exec", plan.dpu, "nft", "-f", "-"], input: firewall.ruleset)
+        for command in LabTraffic.shaping(firewall.faults, uplinks: plan.dpuUplinks) {
+            try run(["ip", "netns", "exec", plan.dpu] + command)
+        }
         if spec.tokenFile == nil { try writeToken() }
         try startAgents()
     }

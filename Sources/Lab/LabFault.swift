@@ -13,6 +13,9 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
     case managementDown = "isolation-mgmt-down"
     case udpServiceExposed = "isolation-udp-service-exposed"
     case udpFirewallHole = "isolation-udp-firewall-hole"
+    case netRateLimit = "net-rate-limit"
+    case netLatency = "net-latency"
+    case netLoss = "net-loss"
 
     /// The UDP port of the service `udpServiceExposed` runs on the DPU (Geneve's: an
     /// overlay endpoint is the kind of service a DPU runs), outside every probe list.
@@ -53,6 +56,12 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
             "a UDP echo service on the DPU (all addresses, port \(Self.exposedUDPServicePort)) and a firewall rule letting the host reach it on the DPU's data-plane addresses"
         case .udpFirewallHole:
             "the DPU firewall accepts UDP port \(Self.firewallHoleUDPPort) from the host on the DPU's data-plane addresses, where nothing listens"
+        case .netRateLimit:
+            "a token bucket on each DPU uplink holds traffic toward the peer to \(LabTraffic.rateLimit)"
+        case .netLatency:
+            "small TCP packets toward the peer (requests, not bulk data) wait in a \(LabTraffic.smallPacketRate) class on each DPU uplink"
+        case .netLoss:
+            "the DPU drops \(LabTraffic.lossPerMille / 10) % of the UDP datagrams it forwards toward the peer, at random"
         }
     }
 
@@ -76,8 +85,14 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
             ["isolation.mgmt-unreachable-from-host", "isolation.dpu-attack-surface", "isolation.host-mgmt-channel-closed"]
         case .udpServiceExposed, .udpFirewallHole:
             ["isolation.dpu-attack-surface"]
+        case .netRateLimit: ["network.tcp-throughput"]
+        case .netLatency: ["network.tcp-latency"]
+        case .netLoss: ["network.udp-loss"]
         }
     }
+
+    /// The suite whose checks the fault breaks (`isolation`, `network`).
+    public var suite: String { String(breaks.first?.prefix { $0 != "." } ?? "") }
 
     public var effect: Effect {
         self == .managementDown ? .positiveControlFails : .testsFail

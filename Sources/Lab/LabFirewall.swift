@@ -97,6 +97,10 @@ struct LabFirewall {
                     type filter hook prerouting priority -200; policy accept;
                     iifname "\(LabAddressPlan.dpuHostRepresentor)" meta mark set \(Self.hostMark)
                 }
+                chain forward {
+                    type filter hook forward priority 0; policy accept;
+            \(Self.indent(LabTraffic.bridgeRules(faults, uplinks: plan.dpuUplinks)))
+                }
             }
             table \(Self.family) \(table) {
             \(counters.map { "    counter \($0) { }" }.joined(separator: "\n"))

@@ -20,6 +20,28 @@ public struct TrafficPath: Sendable, Hashable, Codable, CustomStringConvertible 
     public var description: String { "from \(site) (\(source?.description ?? "?")) to \(target)" }
 }
 
+/// The far ends a measurement runs against, by the command that starts them.
+public enum TrafficPeerKind: String, Sendable, Hashable, CaseIterable {
+    /// Echoes a TCP stream back: request/response latency.
+    case echoTCP = "ECHO-TCP"
+    /// Echoes datagrams back: UDP rate, loss and jitter.
+    case echoUDP = "ECHO-UDP"
+    /// Discards a TCP stream and answers `received <bytes>` at its end: throughput.
+    case sinkTCP = "SINK-TCP"
+
+    public var transport: TransportProtocol { self == .echoUDP ? .udp : .tcp }
+}
+
+extension TrafficPeerKind: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .echoTCP: "echo tcp"
+        case .echoUDP: "echo udp"
+        case .sinkTCP: "sink tcp"
+        }
+    }
+}
+
 /// How a TCP throughput run is shaped: `streams` connections written to as fast as
 /// they take data, `warmUp` not counted (slow start, buffer growth), then `duration`
 /// measured in `interval` slices.
@@ -83,7 +105,8 @@ public struct ThroughputResult: Sendable, Hashable, Codable, CustomStringConvert
             + (receivedTotal.map(String.init) ?? "unknown") + "; \(Self.format(coresPerGbit)) CPU cores per Gbit/s"
     }
 
-    static func format(_ value: Double) -> String {
+    /// A figure with at most three decimals, for evidence lines.
+    public static func format(_ value: Double) -> String {
         value.isFinite ? String((value * 1000).rounded() / 1000) : "\(value)"
     }
 }

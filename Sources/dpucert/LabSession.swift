@@ -33,7 +33,7 @@ struct LabSession {
         guard wanted, profile.isolation != nil else {
             lab = nil
             environment = TestbedEnvironment(unavailable: profile.isolation == nil
-                ? "the profile has no isolation section" : "no isolation check selected")
+                ? "the profile has no isolation section" : "no check that needs the lab is selected")
             return
         }
         if let reason = NetworkNamespace.creationUnavailableReason() {

@@ -87,7 +87,7 @@ struct RunSession {
             let removeTree = { try? FileManager.default.removeItem(atPath: root) }
             let lab: LabSession
             do {
-                lab = try LabSession(profile: profile, attachTo: arguments.lab, faults: faults.lab, wanted: wantsIsolation,
+                lab = try LabSession(profile: profile, attachTo: arguments.lab, faults: faults.lab, wanted: wantsTestbed,
                                      stateDirectory: arguments.stateDirectory.path, logger: logger)
             } catch {
                 removeTree()
@@ -119,9 +119,10 @@ struct RunSession {
         }
     }
 
-    /// Whether any isolation check is in the plan (`--only` may leave them out).
-    private var wantsIsolation: Bool {
-        !TestRunner.select(IsolationSuite.tests(for: profile), only: arguments.only).isEmpty
+    /// Whether any check that needs a testbed (isolation, network) is in the plan
+    /// (`--only` may leave them out).
+    private var wantsTestbed: Bool {
+        !TestRunner.select(IsolationSuite.tests(for: profile) + NetworkSuite.tests(for: profile), only: arguments.only).isEmpty
     }
 
     /// `--emulated`/`--hardware` as given; otherwise hardware when a function the profile

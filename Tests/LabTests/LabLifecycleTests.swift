@@ -61,9 +61,11 @@ struct LabSpecTests {
     @Test("Every fault names the tests it breaks and how")
     func faultTable() {
         let knownTests: Set = ["isolation.mgmt-unreachable-from-host", "isolation.dpu-attack-surface", "isolation.no-route-to-oob",
-                               "isolation.host-mgmt-channel-closed", "isolation.tenant-separation"]
+                               "isolation.host-mgmt-channel-closed", "isolation.tenant-separation",
+                               "network.tcp-throughput", "network.tcp-latency", "network.udp-loss"]
         for fault in LabFault.allCases {
             #expect(!fault.breaks.isEmpty && Set(fault.breaks).isSubset(of: knownTests), "\(fault)")
+            #expect(fault.breaks.allSatisfy { $0.hasPrefix(fault.suite + ".") }, "\(fault)")
             #expect(fault.summary.count > 20)
         }
         #expect(Set(LabFault.allCases.flatMap(\.breaks)) == knownTests)

@@ -8,7 +8,7 @@ import Testbed
 /// every DPU address the host can aim at (the black-box half), and every socket the DPU
 /// itself lists as listening, probed as the host would reach it (the white-box half);
 /// what answers must be on the allowlist.
-struct AttackSurface: IsolationCheck {
+struct AttackSurface: TestbedCheck {
     let id = "isolation.dpu-attack-surface"
     let title = "The DPU exposes only allowlisted services to the host"
     let requirement = "isolation.allowlist"

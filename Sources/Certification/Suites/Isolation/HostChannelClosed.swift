@@ -6,7 +6,7 @@ import Testbed
 
 /// `isolation.host-mgmt-channel-closed`: in restricted mode the host↔DPU management
 /// channel (BlueField's tmfifo) is down, unaddressed, and serves nothing to the host.
-struct HostChannelClosed: IsolationCheck {
+struct HostChannelClosed: TestbedCheck {
     let id = "isolation.host-mgmt-channel-closed"
     let title = "The host-to-DPU management channel is closed"
     let requirement = "isolation.hostManagementChannel.mode: restricted"

@@ -21,25 +21,6 @@ public enum IsolationSuite {
 /// Probes are short: a dropped probe costs its timeout, and probes run side by side.
 let probeTimeout = Duration.milliseconds(700)
 
-/// Checks that need a network to probe skip, with the reason, when there is none.
-protocol IsolationCheck: CertificationTest {}
-
-extension IsolationCheck {
-    var runsConcurrently: Bool { false }
-    var timeout: Duration { .seconds(120) }
-
-    func skipReason(_ context: TestContext) -> String? {
-        context.testbed.available == nil ? context.testbed.unavailableReason : nil
-    }
-
-    func testbed(_ context: TestContext) throws -> any Testbed {
-        guard let testbed = context.testbed.available else {
-            throw PositiveControlFailure(context.testbed.unavailableReason)
-        }
-        return testbed
-    }
-}
-
 /// Probes to send from one site.
 struct ProbeBatch: Sendable, Hashable {
     var site: ProbeSite

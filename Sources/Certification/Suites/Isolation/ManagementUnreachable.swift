@@ -6,7 +6,7 @@ import Testbed
 
 /// `isolation.mgmt-unreachable-from-host`: every management address × port × protocol,
 /// ICMP echo and ARP/NDP, from the host and from every tenant: none answers.
-struct ManagementUnreachable: IsolationCheck {
+struct ManagementUnreachable: TestbedCheck {
     let id = "isolation.mgmt-unreachable-from-host"
     let title = "The host and tenants cannot reach the DPU management plane"
     let requirement = "isolation.management: ipv4, ipv6, tcpPorts, udpPorts"

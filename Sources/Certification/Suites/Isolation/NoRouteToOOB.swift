@@ -5,7 +5,7 @@ import Testbed
 
 /// `isolation.no-route-to-oob`: the host cannot reach the OOB network through the DPU
 /// (no forwarding, no NAT, no proxy ARP), over IPv4 and IPv6.
-struct NoRouteToOOB: IsolationCheck {
+struct NoRouteToOOB: TestbedCheck {
     let id = "isolation.no-route-to-oob"
     let title = "The host cannot route through the DPU into the OOB network"
     let requirement = "isolation.management (the OOB network behind the DPU)"

@@ -6,7 +6,7 @@ import Testbed
 
 /// `isolation.tenant-separation`: a tenant's VF reaches its own peer but nothing of
 /// another tenant, at L2 (ARP/NDP, all-nodes echo) or L3 (echo, TCP).
-struct TenantSeparation: IsolationCheck {
+struct TenantSeparation: TestbedCheck {
     let id = "isolation.tenant-separation"
     let title = "Tenants' VFs cannot reach one another"
     let requirement = "pci.functions[].sriov (VFs as tenant interfaces)"
