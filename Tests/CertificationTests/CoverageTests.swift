@@ -61,7 +61,7 @@ struct CoverageTests {
         let report = certification(profile, mode: .emulated).report(
             results: [], status: .completed, startedAt: Date(), dut: PCIInventory(source: .live, functions: []))
         #expect(report.coverage.map(\.requirement) == profile.requirementPaths)
-        for entry in report.coverage where entry.requirement.hasPrefix("pci.") || entry.requirement.hasPrefix("isolation.") {
+        for entry in report.coverage where ["pci.", "isolation.", "network."].contains(where: entry.requirement.hasPrefix) {
             #expect(!entry.checks.isEmpty, "\(entry.requirement) has no check")
         }
         // Every check of the plan examines at least one requirement of the profile.
@@ -73,18 +73,17 @@ struct CoverageTests {
 
     @Test("a profile section no suite examines becomes skipped rows, and the run is inconclusive")
     func uncoveredSectionIsInconclusive() throws {
-        let profile = try profile(dropping: ["isolation", "storage", "rdma", "firmware"])
+        let profile = try profile(dropping: ["isolation", "network", "rdma", "firmware"])
         let fixture = try EmulatedPCIFixture(profile: profile)
         let report = certification(profile, mode: .emulated)
             .execute(tests: CertificationRun.plan(for: profile), context: fixture.context, observer: RecordingObserver())
         let unexamined = report.results.filter { $0.id.contains(".not-examined-") }
-        #expect(unexamined.map(\.id) == ["network.not-examined-min-tcp-throughput-gbps",
-                                         "network.not-examined-min-udp-throughput-gbps",
-                                         "network.not-examined-max-tcp-latency-p99us"])
-        #expect(unexamined.allSatisfy { $0.status == .skipped && $0.message.contains("no check of this run examines network.") })
+        #expect(unexamined.map(\.id) == ["storage.not-examined-min-seq-read-mi-bps", "storage.not-examined-min-seq-write-mi-bps",
+                                         "storage.not-examined-min-rand-read-iops", "storage.not-examined-max-read-latency-p99us"])
+        #expect(unexamined.allSatisfy { $0.status == .skipped && $0.message.contains("no check of this run examines storage.") })
         #expect(report.results.filter { $0.suite == "pci" }.allSatisfy { $0.status == .passed })
-        #expect(report.unexamined.map(\.requirement) == ["network.minTcpThroughputGbps", "network.minUdpThroughputGbps",
-                                                         "network.maxTcpLatencyP99us"])
+        #expect(report.unexamined.map(\.requirement) == ["storage.minSeqReadMiBps", "storage.minSeqWriteMiBps",
+                                                         "storage.minRandReadIOPS", "storage.maxReadLatencyP99us"])
         #expect(report.summary.verdict == .inconclusive)
         #expect(report.exitCode == .incomplete)
         #expect(throws: Never.self) { try report.validate() }

@@ -1,0 +1,108 @@
+import Probes
+import Reports
+import Systems
+import Testbed
+import Testing
+@testable import Certification
+
+/// Results of the traffic engines written out, so each network check's verdict rule runs
+/// without a lab.
+enum SampleTraffic {
+    static let pf = NetworkPath(name: "pf", site: .namespace("t-host"), peerControl: SocketEndpoint("198.51.100.3:7471"))
+    static let vf0 = NetworkPath(name: "vf0", site: .namespace("t-tenant0"), peerControl: SocketEndpoint("10.0.0.254:7471"))
+
+    static func path(_ path: NetworkPath) -> TrafficPath {
+        TrafficPath(site: path.site, source: IPAddress("198.51.100.1"), target: SocketEndpoint(path.peerControl!.address, 5201))
+    }
+
+    static func throughput(_ on: NetworkPath, gbit: Double) -> ThroughputResult {
+        let bytes = Int(gbit * 1e9 / 8 * 3)
+        return ThroughputResult(path: path(on), options: TCPThroughput.options, bytes: bytes, measured: .seconds(3),
+                                intervals: [gbit, gbit, gbit], sentTotal: bytes + 1000, receivedTotal: bytes + 1000, cpuSeconds: 0.3)
+    }
+
+    static func latency(_ on: NetworkPath, p99: Double) -> LatencyResult {
+        let summary = zip(LatencyResult.summaryPercentiles, [30, 40, p99, p99 * 2, p99 * 3]).map {
+            LatencyPercentile(percentile: $0, microseconds: $1)
+        }
+        return LatencyResult(path: path(on), options: TCPLatency.options, exchanges: 20_000, summary: summary,
+                             distribution: [LatencyPercentile(percentile: 0, microseconds: 20), LatencyPercentile(percentile: 90, microseconds: 40),
+                                            LatencyPercentile(percentile: 99, microseconds: p99), LatencyPercentile(percentile: 100, microseconds: p99 * 3)],
+                             meanMicroseconds: 35)
+    }
+
+    static func udp(_ on: NetworkPath, sent: Int, received: Int) -> UDPRateResult {
+        UDPRateResult(path: path(on), options: UDPRateOptions(gbitPerSecond: 0.2), sent: sent, received: received,
+                      sendingTime: .seconds(2), jitterMicroseconds: 12)
+    }
+
+    static let unreachable = ProbeFailure(probe: "measuring vf0 (netns t-tenant0)", error: "agent 10.0.0.254:7471: connection refused")
+}
+
+@Suite("Network classification, without a lab")
+struct NetworkClassificationTests {
+    @Test("the paths are the PF and each VF, each to the peer agent on its own network")
+    func paths() {
+        let paths = NetworkSuite.paths(SampleLab.topology())
+        #expect(paths.map(\.name) == ["pf", "vf0", "vf1"])
+        #expect(paths.map(\.site) == [SampleLab.hostSite, SampleLab.tenantSite(0), SampleLab.tenantSite(1)])
+        // The sample peer agent listens on tenant 0's network only: the others have no far end.
+        #expect(paths.map(\.peerControl) == [nil, SocketEndpoint(SampleLab.tenantPeers[0][0], SampleLab.agentPort), nil])
+        #expect(paths[0].measurement("tcp_throughput") == "tcp_throughput" && paths[1].measurement("tcp_throughput") == "tcp_throughput_vf0")
+    }
+
+    @Test("throughput: every path against the minimum, its intervals charted per function")
+    func throughput() {
+        let clean = TCPThroughput.classify([(SampleTraffic.pf, .success(SampleTraffic.throughput(SampleTraffic.pf, gbit: 9.5))),
+                                            (SampleTraffic.vf0, .success(SampleTraffic.throughput(SampleTraffic.vf0, gbit: 4)))],
+                                           planned: 2, minimum: 1).outcome.withEvidenceRule()
+        #expect(clean.status == .passed && clean.message == "pf 9.5 Gbit/s, vf0 4.0 Gbit/s: every path at least 1 Gbit/s", "\(clean.message)")
+        #expect(clean.series.map(\.name) == ["pf", "vf0"] && clean.series[0].points.map(\.x) == [1, 2, 3])
+        #expect(clean.measurements.contains { $0.name == "streams" && $0.value == 4 })
+        #expect(clean.measurements.contains { $0.name == "duration_s" && $0.value == 3 })
+
+        let slowVF = TCPThroughput.classify([(SampleTraffic.pf, .success(SampleTraffic.throughput(SampleTraffic.pf, gbit: 9.5))),
+                                             (SampleTraffic.vf0, .success(SampleTraffic.throughput(SampleTraffic.vf0, gbit: 0.4)))],
+                                            planned: 2, minimum: 1).outcome.withEvidenceRule()
+        #expect(slowVF.status == .failed)
+        #expect(slowVF.message == "tcp_throughput_vf0: expected >= 1 Gbit/s, observed 0.4 Gbit/s", "\(slowVF.message)")
+    }
+
+    @Test("an unmeasured path leaves the check unconcluded, unless a measured one already fails it")
+    func unmeasured() {
+        let partial = TCPThroughput.classify([(SampleTraffic.pf, .success(SampleTraffic.throughput(SampleTraffic.pf, gbit: 9.5))),
+                                              (SampleTraffic.vf0, .failure(SampleTraffic.unreachable))],
+                                             planned: 2, minimum: 1).outcome.withEvidenceRule()
+        #expect(partial.status == .error)
+        #expect(partial.message.hasPrefix("measured 1 of 2 paths: measuring vf0 (netns t-tenant0) failed: agent 10.0.0.254:7471"))
+        let failing = TCPThroughput.classify([(SampleTraffic.pf, .success(SampleTraffic.throughput(SampleTraffic.pf, gbit: 0.2))),
+                                              (SampleTraffic.vf0, .failure(SampleTraffic.unreachable))],
+                                             planned: 2, minimum: 1).outcome.withEvidenceRule()
+        #expect(failing.status == .failed && failing.evidence.contains("not measured: \(SampleTraffic.unreachable)"))
+        let nothing = TCPThroughput.classify([], planned: 0, minimum: 1).outcome.withEvidenceRule()
+        #expect(nothing.status == .error && nothing.message.hasPrefix("nothing to examine"), "\(nothing.message)")
+    }
+
+    @Test("latency: the p99 of every path against the maximum; the percentile plot on the 1/(1-p) axis")
+    func latency() {
+        let outcome = TCPLatency.classify([(SampleTraffic.pf, .success(SampleTraffic.latency(SampleTraffic.pf, p99: 60))),
+                                           (SampleTraffic.vf0, .success(SampleTraffic.latency(SampleTraffic.vf0, p99: 16000)))],
+                                          planned: 2, maximumP99: 5000).outcome.withEvidenceRule()
+        #expect(outcome.status == .failed)
+        #expect(outcome.message == "tcp_rr_latency_p99_vf0: expected <= 5000 us, observed 16000 us", "\(outcome.message)")
+        #expect(outcome.measurements.map(\.name).prefix(5) == ["tcp_rr_latency_p50", "tcp_rr_latency_p90", "tcp_rr_latency_p99",
+                                                                 "tcp_rr_latency_p999", "tcp_rr_latency_max"])
+        #expect(outcome.series[0].x.scale == .log && outcome.series[0].points.map(\.x) == [1, 10, 100])
+    }
+
+    @Test("UDP: loss and delivered rate on every path")
+    func udp() {
+        let clean = UDPLoss.classify([(SampleTraffic.pf, .success(SampleTraffic.udp(SampleTraffic.pf, sent: 36_000, received: 36_000)))],
+                                     planned: 1, rate: 0.2).outcome.withEvidenceRule()
+        #expect(clean.status == .passed, "\(clean.message)")
+        let lossy = UDPLoss.classify([(SampleTraffic.pf, .success(SampleTraffic.udp(SampleTraffic.pf, sent: 36_000, received: 35_280)))],
+                                     planned: 1, rate: 0.2).outcome.withEvidenceRule()
+        #expect(lossy.status == .failed)
+        #expect(lossy.message.contains("udp_loss: expected <= 0.5 %, observed 2 %"), "\(lossy.message)")
+    }
+}
