@@ -93,8 +93,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Times the report writers for scripts/bench; not shipped.
-        .executableTarget(name: "dpucert-bench", dependencies: ["Reports"], swiftSettings: swiftSettings),
+        // The report writers' and traffic engines' figures for scripts/bench; not shipped.
+        .executableTarget(name: "dpucert-bench", dependencies: ["Reports", "Lab", "Probes", "Systems", "Testbed"],
+                          swiftSettings: swiftSettings),
         // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
         .target(name: "TestGates", dependencies: ["Systems"], path: "Tests/TestGates", swiftSettings: swiftSettings),
         .target(name: "PCITestSupport", dependencies: ["Inventory", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),

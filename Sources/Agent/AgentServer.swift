@@ -330,6 +330,8 @@ public final class AgentServer: Sendable {
             throw error
         }
         let bound = (try? socket.localEndpoint()) ?? endpoint
+        // An echo that falls behind for a moment queues the datagrams rather than losing them.
+        if peer == .echoUDP { try? socket.setReceiveBuffer(8 << 20) }
         loop("\(peer) \(bound)") {
             switch peer {
             case .echoTCP: self.acceptLoop(socket, until: session) { self.echoStream($0) }
@@ -362,19 +364,35 @@ public final class AgentServer: Sendable {
     }
 
     /// Echoes a stream back until the client closes, goes idle for 30 s, or 10 min pass.
+    /// The connection blocks (waking every `pollInterval` to look at the stop flag) and
+    /// reuses one buffer: a request/response exchange costs the peer one receive and one
+    /// send, so round trips measure the path, not this loop.
     private func echoStream(_ socket: Socket) {
+        guard (try? socket.setBlocking(receiveTimeout: Self.pollInterval)) != nil else { return }
+        try? socket.setNoDelay()
         let end = ContinuousClock.now + .seconds(600)
         var idleSince = ContinuousClock.now
+        var buffer = [UInt8](repeating: 0, count: 65536)
         while !isStopping && ContinuousClock.now < end && idleSince.duration(to: .now) < .seconds(30) {
-            guard (try? socket.waitReadable(timeout: Self.pollInterval)) == true else { continue }
-            guard let bytes = try? socket.receiveIfReady(limit: 65536) else { continue }
-            if bytes.isEmpty { return }
+            let received: Int?
+            do {
+                received = try socket.receiveIfReady(into: &buffer)
+            } catch {
+                if error.code == EINTR { continue }
+                return
+            }
+            guard let count = received else { continue }
+            if count == 0 { return }
             idleSince = .now
-            var pending = bytes
-            while !pending.isEmpty && !isStopping {
-                guard (try? socket.waitWritable(timeout: Self.pollInterval)) == true else { continue }
-                guard let sent = try? socket.send(pending) else { return }
-                pending.removeFirst(sent)
+            var pending = Array(buffer[0..<count])
+            while !pending.isEmpty {
+                let written: Int
+                do {
+                    written = try socket.send(pending)
+                } catch {
+                    return
+                }
+                pending.removeFirst(written)
             }
         }
     }

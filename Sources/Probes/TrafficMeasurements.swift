@@ -344,8 +344,9 @@ private struct ThroughputRun {
                     let code = (try? sockets[index].pendingError()) ?? EPIPE
                     throw SystemCallError("send", subject: "throughput stream \(index) to \(sink)", code: code == 0 ? EPIPE : code)
                 }
+                // Fill what the socket takes now, then poll again.
                 do {
-                    sent += try sockets[index].send(buffer)
+                    for _ in 0..<16 { sent += try sockets[index].send(buffer) }
                 } catch {
                     guard error.code == EAGAIN else { throw error }
                 }
@@ -387,14 +388,18 @@ private enum LatencyRun {
         let socket = try connectStream(echo, source: source, site: site, label: "request/response")
         defer { socket.close() }
         try socket.setNoDelay()
+        try socket.setBlocking(receiveTimeout: options.exchangeTimeout)
         let local = try socket.localEndpoint()?.address
         let message = [UInt8](repeating: 0x6c, count: max(1, options.messageSize))
+        var reply = [UInt8](repeating: 0, count: message.count)
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        for _ in 0..<options.warmUpExchanges { _ = try exchange(message, on: socket, echo: echo, site: site, options: options) }
+        for _ in 0..<options.warmUpExchanges {
+            _ = try exchange(message, reply: &reply, on: socket, echo: echo, site: site, options: options)
+        }
         let end = ContinuousClock.now + options.duration
         var count = 0
         while count < options.exchanges && ContinuousClock.now < end {
-            let elapsed = try exchange(message, on: socket, echo: echo, site: site, options: options)
+            let elapsed = try exchange(message, reply: &reply, on: socket, echo: echo, site: site, options: options)
             histogram.record(UInt64(max(0, elapsed.nanoseconds)))
             count += 1
         }
@@ -410,29 +415,22 @@ private enum LatencyRun {
                              summary: summary, distribution: distribution, meanMicroseconds: histogram.mean / 1000)
     }
 
-    /// Sends `message` and reads as many bytes back: how long that took.
-    private static func exchange(_ message: [UInt8], on socket: Socket, echo: SocketEndpoint, site: ProbeSite,
-                                 options: LatencyOptions) throws -> Duration {
+    /// Sends `message` and reads as many bytes back into `reply`: how long that took. The
+    /// socket blocks, so an exchange is one send and (as a rule) one receive, as in sockperf.
+    private static func exchange(_ message: [UInt8], reply: inout [UInt8], on socket: Socket, echo: SocketEndpoint,
+                                 site: ProbeSite, options: LatencyOptions) throws -> Duration {
         let started = ContinuousClock.now
-        let deadline = started + options.exchangeTimeout
-        var pending = message[...]
+        var sent = 0
+        while sent < message.count {
+            sent += try socket.send(sent == 0 ? message : Array(message[sent...]))
+        }
         var received = 0
         while received < message.count {
-            if !pending.isEmpty {
-                do {
-                    pending = pending.dropFirst(try socket.send(Array(pending)))
-                } catch {
-                    guard error.code == EAGAIN else { throw error }
-                }
-            }
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else {
+            guard let count = try socket.receiveIfReady(into: &reply) else {
                 throw ProbeError(site: site, "request/response to \(echo): no answer within \(options.exchangeTimeout.evidenceText)")
             }
-            guard try socket.waitReadable(timeout: pending.isEmpty ? remaining : .zero) else { continue }
-            guard let bytes = try socket.receiveIfReady(limit: message.count - received) else { continue }
-            if bytes.isEmpty { throw ProbeError(site: site, "request/response to \(echo): the peer closed the connection") }
-            received += bytes.count
+            if count == 0 { throw ProbeError(site: site, "request/response to \(echo): the peer closed the connection") }
+            received += count
         }
         return started.duration(to: .now)
     }

@@ -121,6 +121,18 @@ public final class Socket: Sendable {
         try setOption(level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: 1, "IPV6_V6ONLY")
     }
 
+    /// Makes the socket blocking, a receive giving up (EAGAIN) after `receiveTimeout`: a
+    /// strict request/response exchange then costs one send and one receive call.
+    public func setBlocking(receiveTimeout: Duration) throws(SystemCallError) {
+        let flags = try SystemCall.check("fcntl F_GETFL", label) { fcntl(descriptor, F_GETFL) }
+        try SystemCall.check("fcntl F_SETFL", label) { fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK) }
+        let (seconds, attoseconds) = receiveTimeout.components
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        try SystemCall.check("setsockopt SO_RCVTIMEO", label) {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+    }
+
     /// Sends each small write at once (TCP_NODELAY): request/response timing, not batching.
     public func setNoDelay() throws(SystemCallError) {
         try setOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1, "TCP_NODELAY")
@@ -447,9 +459,16 @@ extension Socket {
         return error
     }
 
-    /// Asks for a receive buffer of `bytes` (the kernel caps it at net.core.rmem_max).
+    /// Asks for a receive buffer of `bytes`: beyond net.core.rmem_max where the process
+    /// may (SO_RCVBUFFORCE, CAP_NET_ADMIN), else as much as that cap allows. A burst the
+    /// scheduler delays must queue here, not be dropped and counted against the path.
     public func setReceiveBuffer(_ bytes: Int32) throws(SystemCallError) {
-        try setOption(level: SOL_SOCKET, name: SO_RCVBUF, value: bytes, "SO_RCVBUF")
+        do {
+            try setOption(level: SOL_SOCKET, name: SO_RCVBUFFORCE, value: bytes, "SO_RCVBUFFORCE")
+        } catch {
+            guard error.code == EPERM else { throw error }
+            try setOption(level: SOL_SOCKET, name: SO_RCVBUF, value: bytes, "SO_RCVBUF")
+        }
     }
 
     /// Reads the first IP(V6)_RECVERR control message: cmsghdr (16 bytes on LP64),
