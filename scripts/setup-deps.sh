@@ -8,6 +8,7 @@ debian_packages=(
   libibverbs-dev librdmacm-dev rdma-core      # RDMA verbs and connection manager
   libxml2-utils                               # xmllint: JUnit schema validation in tests
   iproute2 nftables nmap iputils-ping procps  # emulated lab: namespaces, firewall, independent scanner, sysctl
+  iperf3 sockperf                             # scripts/bench: the traffic engines' yardsticks
 )
 python_packages=(junitparser xunitparser jsonschema rfc3339_validator)
 

@@ -384,15 +384,13 @@ public final class AgentServer: Sendable {
             guard let count = received else { continue }
             if count == 0 { return }
             idleSince = .now
-            var pending = Array(buffer[0..<count])
-            while !pending.isEmpty {
-                let written: Int
+            var written = 0
+            while written < count {
                 do {
-                    written = try socket.send(pending)
+                    written += try socket.send(buffer[written..<count])
                 } catch {
                     return
                 }
-                pending.removeFirst(written)
             }
         }
     }

@@ -422,7 +422,7 @@ private enum LatencyRun {
         let started = ContinuousClock.now
         var sent = 0
         while sent < message.count {
-            sent += try socket.send(sent == 0 ? message : Array(message[sent...]))
+            sent += try socket.send(message[sent...])
         }
         var received = 0
         while received < message.count {

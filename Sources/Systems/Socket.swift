@@ -208,6 +208,12 @@ public final class Socket: Sendable {
 
     @discardableResult
     public func send(_ bytes: [UInt8]) throws(SystemCallError) -> Int {
+        try send(bytes[...])
+    }
+
+    /// Sends part of a buffer without copying it out first.
+    @discardableResult
+    public func send(_ bytes: ArraySlice<UInt8>) throws(SystemCallError) -> Int {
         try SystemCall.check("send", label) {
             bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
