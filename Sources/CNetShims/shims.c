@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <sched.h>
@@ -37,6 +39,33 @@ int dpucert_interface_mac(int fd, const char *interface, unsigned char mac[6]) {
     if (ioctl(fd, SIOCGIFHWADDR, &request) < 0)
         return -1;
     memcpy(mac, request.ifr_hwaddr.sa_data, 6);
+    return 0;
+}
+
+int dpucert_link_state(int fd, const char *interface, struct dpucert_link_state *state) {
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, interface, IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &request) < 0)
+        return -1;
+    state->flags = (unsigned short)request.ifr_flags;
+    if (ioctl(fd, SIOCGIFMTU, &request) < 0)
+        return -1;
+    state->mtu = request.ifr_mtu;
+
+    struct ethtool_value link = {.cmd = ETHTOOL_GLINK};
+    request.ifr_data = (char *)&link;
+    state->carrier = ioctl(fd, SIOCETHTOOL, &request) == 0 ? (link.data ? 1 : 0) : -1;
+
+    /* ETHTOOL_GSET answers through the link-settings interface on current kernels. */
+    struct ethtool_cmd settings = {.cmd = ETHTOOL_GSET};
+    request.ifr_data = (char *)&settings;
+    state->speed_mbps = -1;
+    if (ioctl(fd, SIOCETHTOOL, &request) == 0) {
+        __u32 speed = ethtool_cmd_speed(&settings);
+        if (speed != 0 && speed != (__u32)SPEED_UNKNOWN)
+            state->speed_mbps = (int)speed;
+    }
     return 0;
 }
 

@@ -50,8 +50,8 @@ public final class Lab: Sendable {
     public static func up(_ spec: LabSpec, faults: [LabFault] = [], standing: Bool = false,
                           stateDirectory: String = defaultStateDirectory) throws(LabError) -> Lab {
         try spec.validate()
-        if faults.contains(.tenantLeak) && spec.tenantCount < 2 {
-            throw .invalidSpec(field: "tenantCount", expected: "at least 2 with \(LabFault.tenantLeak)", found: "\(spec.tenantCount)")
+        for fault in [LabFault.tenantLeak, .netVFUnfair] where faults.contains(fault) && spec.tenantCount < 2 {
+            throw .invalidSpec(field: "tenantCount", expected: "at least 2 with \(fault)", found: "\(spec.tenantCount)")
         }
         let plan = LabAddressPlan(spec: spec)
         let existing = try objects(named: spec.name, in: stateDirectory)

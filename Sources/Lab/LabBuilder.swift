@@ -107,8 +107,11 @@ struct LabBuilder {
             ports += [left, right]
             enslave += [(left, Plan.dpuTenantBridge(0)), (right, Plan.dpuTenantBridge(1))]
         }
-        // Switch ports and tenant bridges carry no addresses of the DPU's own.
+        // Switch ports and tenant bridges carry no addresses of the DPU's own. Ports get
+        // their MTU before they join a bridge, which then takes the smallest.
         commands += (ports + silentBridges).map { "link set \($0) addrgenmode none" }
+        let clamped = firewall.faults.contains(.netMTUClamp) ? Set(plan.dpuUplinks) : []
+        commands += ports.map { "link set \($0) mtu \(clamped.contains($0) ? LabTraffic.reducedMTU(below: spec.dataPlaneMTU) : spec.dataPlaneMTU)" }
         commands += enslave.map { "link set \($0) master \($1)" }
         commands += (ports + silentBridges + [Plan.dpuDataBridge, Plan.dpuOOB, channel]).map { "link set \($0) up" }
         commands += plan.dpuDataAddresses.map { "address add \($0) dev \(Plan.dpuDataBridge)" }
@@ -118,7 +121,8 @@ struct LabBuilder {
     }
 
     private var hostCommands: [String] {
-        var commands = ["link set lo up", "link set \(Plan.hostPF) up"]
+        let mtu = firewall.faults.contains(.netHostMTU) ? LabTraffic.reducedMTU(below: spec.dataPlaneMTU) : spec.dataPlaneMTU
+        var commands = ["link set lo up", "link set \(Plan.hostPF) mtu \(mtu)", "link set \(Plan.hostPF) up"]
         commands += plan.hostAddresses.map { "address add \($0) dev \(Plan.hostPF)" }
         commands += plan.hostRoutesToManagement.map { "route add \($0.destination.prefix) via \($0.via)" }
         if firewall.hostChannelOpen {
@@ -129,10 +133,10 @@ struct LabBuilder {
     }
 
     private var peerCommands: [String] {
-        var commands = ["link set lo up", "link set \(Plan.peerUplink) up"]
+        var commands = ["link set lo up", "link set \(Plan.peerUplink) mtu \(spec.dataPlaneMTU)", "link set \(Plan.peerUplink) up"]
         commands += plan.peerHostNetworkAddresses.map { "address add \($0) dev \(Plan.peerUplink)" }
         for tenant in 0..<spec.tenantCount {
-            commands.append("link set \(Plan.peerTenantPort(tenant)) up")
+            commands += ["link set \(Plan.peerTenantPort(tenant)) mtu \(spec.dataPlaneMTU)", "link set \(Plan.peerTenantPort(tenant)) up"]
             commands += plan.peerTenantAddresses(tenant).map { "address add \($0) dev \(Plan.peerTenantPort(tenant))" }
         }
         return commands
@@ -145,7 +149,7 @@ struct LabBuilder {
     }
 
     private func tenantCommands(_ tenant: Int) -> [String] {
-        ["link set lo up", "link set \(Plan.tenantVF) up"]
+        ["link set lo up", "link set \(Plan.tenantVF) mtu \(spec.dataPlaneMTU)", "link set \(Plan.tenantVF) up"]
             + plan.tenantAddresses(tenant).map { "address add \($0) dev \(Plan.tenantVF)" }
             + plan.tenantOnLinkRoutes.map { "route add \($0.prefix) dev \(Plan.tenantVF)" }
     }

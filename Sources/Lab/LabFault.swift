@@ -16,6 +16,9 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
     case netRateLimit = "net-rate-limit"
     case netLatency = "net-latency"
     case netLoss = "net-loss"
+    case netMTUClamp = "net-mtu-clamp"
+    case netHostMTU = "net-host-mtu"
+    case netVFUnfair = "net-vf-unfair"
 
     /// The UDP port of the service `udpServiceExposed` runs on the DPU (Geneve's: an
     /// overlay endpoint is the kind of service a DPU runs), outside every probe list.
@@ -62,6 +65,13 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
             "small TCP packets toward the peer (requests, not bulk data) wait in a \(LabTraffic.smallPacketRate) class on each DPU uplink"
         case .netLoss:
             "the DPU drops \(LabTraffic.lossPerMille / 10) % of the UDP datagrams it forwards toward the peer, at random"
+        case .netMTUClamp:
+            "the DPU's uplinks toward the peer carry smaller packets than every netdev is set for, so larger ones are dropped "
+                + "without a word; TCP's segment size is clamped to fit, as a router on such a link does"
+        case .netHostMTU:
+            "the host's PF netdev is left at a smaller MTU than the profile's"
+        case .netVFUnfair:
+            "a token bucket holds tenant 1's uplink to \(LabTraffic.unfairRate), so VFs sending at once get unequal shares"
         }
     }
 
@@ -88,6 +98,10 @@ public enum LabFault: String, Sendable, Hashable, Codable, CaseIterable, CustomS
         case .netRateLimit: ["network.tcp-throughput"]
         case .netLatency: ["network.tcp-latency"]
         case .netLoss: ["network.udp-loss"]
+        case .netMTUClamp: ["network.mtu"]
+        // The netdev's MTU is wrong, and so the largest packet the host's path carries.
+        case .netHostMTU: ["network.link-state", "network.mtu"]
+        case .netVFUnfair: ["network.vf-fairness"]
         }
     }
 

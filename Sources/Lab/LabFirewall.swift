@@ -99,7 +99,7 @@ struct LabFirewall {
                 }
                 chain forward {
                     type filter hook forward priority 0; policy accept;
-            \(Self.indent(LabTraffic.bridgeRules(faults, uplinks: plan.dpuUplinks)))
+            \(Self.indent(LabTraffic.bridgeRules(faults, uplinks: plan.dpuUplinks, mtu: plan.spec.dataPlaneMTU)))
                 }
             }
             table \(Self.family) \(table) {

@@ -31,6 +31,8 @@ public struct LabSpec: Sendable, Hashable, Codable {
     public var tokenFile: String?
     /// The agents' control port; must be on the allowlist (TCP).
     public var agentControlPort: UInt16
+    /// The MTU of every data-plane netdev (host PF, VFs, the DPU's ports, the peer's).
+    public var dataPlaneMTU: Int
 
     public init(name: String,
                 agent: AgentLauncher,
@@ -43,7 +45,8 @@ public struct LabSpec: Sendable, Hashable, Codable {
                 hostChannelInterface: String = "tmfifo_net0",
                 hostChannelMustBeClosed: Bool = true,
                 tokenFile: String? = nil,
-                agentControlPort: UInt16 = 7471) {
+                agentControlPort: UInt16 = 7471,
+                dataPlaneMTU: Int = 1500) {
         self.name = name
         self.agent = agent
         self.managementTCPPorts = managementTCPPorts
@@ -56,7 +59,11 @@ public struct LabSpec: Sendable, Hashable, Codable {
         self.hostChannelMustBeClosed = hostChannelMustBeClosed
         self.tokenFile = tokenFile
         self.agentControlPort = agentControlPort
+        self.dataPlaneMTU = dataPlaneMTU
     }
+
+    /// From the IPv6 minimum to the largest jumbo frame.
+    static let dataPlaneMTURange = 1280...9216
 
     /// Checks every field; the first problem found is thrown with field, expectation and value.
     public func validate() throws(LabError) {
@@ -102,6 +109,9 @@ public struct LabSpec: Sendable, Hashable, Codable {
         let allowedUDP = Set(dataPlaneAllowlist.filter { $0.transport == .udp }.map(\.port))
         if let port = managementTCPPorts.first(where: allowedTCP.contains) ?? managementUDPPorts.first(where: allowedUDP.contains) {
             throw invalid("dataPlaneAllowlist", "no management port (a port cannot be both)", "port \(port)")
+        }
+        guard Self.dataPlaneMTURange.contains(dataPlaneMTU) else {
+            throw invalid("dataPlaneMTU", "\(Self.dataPlaneMTURange.lowerBound)-\(Self.dataPlaneMTURange.upperBound) bytes", "\(dataPlaneMTU)")
         }
         guard (0...LabAddressPlan.maximumTenants).contains(tenantCount) else {
             throw invalid("tenantCount", "0-\(LabAddressPlan.maximumTenants)", "\(tenantCount)")

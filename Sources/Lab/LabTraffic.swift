@@ -1,7 +1,9 @@
 /// The network faults' shaping of the DPU's uplinks (toward the peer): a token bucket
-/// for `net-rate-limit`, a slow class for small TCP packets for `net-latency` (the
-/// kernel here has no netem: delay is a queue behind a low rate), and random drops of
-/// UDP for `net-loss`, each aimed so that it breaks one network check only.
+/// for `net-rate-limit` (on every uplink) and `net-vf-unfair` (on tenant 1's), a slow
+/// class for small TCP packets for `net-latency` (the kernel here has no netem: delay
+/// is a queue behind a low rate), random drops of UDP for `net-loss`, and the segment
+/// size clamp that keeps TCP working across `net-mtu-clamp`'s smaller uplinks; each
+/// aimed so that it breaks its own network check and no other.
 enum LabTraffic {
     /// Well under the emulated profile's 1 Gbit/s TCP minimum, and three times its
     /// 0.2 Gbit/s UDP rate, so the UDP check still passes under it.
@@ -14,10 +16,21 @@ enum LabTraffic {
     static let lossPerMille = 20
     /// The htb class small TCP packets are put in (`meta priority`).
     static let slowClass = "1:20"
+    /// Tenant 1's share under `net-vf-unfair`: over the emulated profile's 1 Gbit/s
+    /// minimum, so each VF alone still passes, far under what the other VF gets beside it.
+    static let unfairRate = "1200mbit"
+
+    /// The MTU of the uplinks under `net-mtu-clamp` and of the host PF under
+    /// `net-host-mtu`: Ethernet's standard under a jumbo MTU, else somewhat smaller.
+    static func reducedMTU(below mtu: Int) -> Int { mtu > 1500 ? 1500 : mtu - 200 }
 
     /// The `tc` commands (each run in the DPU's namespace) for `faults` on `uplinks`.
     static func shaping(_ faults: Set<LabFault>, uplinks: [String]) -> [[String]] {
-        uplinks.flatMap { uplink -> [[String]] in
+        let unfairUplink = LabAddressPlan.dpuTenantUplink(1)
+        if faults.contains(.netVFUnfair), uplinks.contains(unfairUplink) {
+            return [["tc", "qdisc", "add", "dev", unfairUplink, "root", "tbf", "rate", unfairRate, "burst", "1mb", "latency", "50ms"]]
+        }
+        return uplinks.flatMap { uplink -> [[String]] in
             if faults.contains(.netRateLimit) {
                 return [["tc", "qdisc", "add", "dev", uplink, "root", "tbf", "rate", rateLimit, "burst", "256kb", "latency", "50ms"]]
             }
@@ -34,7 +47,7 @@ enum LabTraffic {
 
     /// Bridge-family rules (forward hook) for `faults` on `uplinks`: what leaves toward the
     /// peer is dropped (`net-loss`) or steered into the slow class (`net-latency`).
-    static func bridgeRules(_ faults: Set<LabFault>, uplinks: [String]) -> [String] {
+    static func bridgeRules(_ faults: Set<LabFault>, uplinks: [String], mtu: Int) -> [String] {
         let out = "oifname { " + uplinks.map { "\"\($0)\"" }.joined(separator: ", ") + " }"
         var rules: [String] = []
         if faults.contains(.netLoss) {
@@ -42,6 +55,10 @@ enum LabTraffic {
         }
         if faults.contains(.netLatency) {
             rules.append("\(out) meta l4proto tcp meta length < \(smallPacketLength) meta priority set \(slowClass)")
+        }
+        if faults.contains(.netMTUClamp) {
+            // Both ways: the segment size fits the clamped uplink over IPv6 (60 bytes of headers) too.
+            rules.append("meta l4proto tcp tcp flags & syn == syn tcp option maxseg size set \(reducedMTU(below: mtu) - 60)")
         }
         return rules
     }

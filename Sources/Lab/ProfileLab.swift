@@ -4,7 +4,7 @@ import Systems
 extension LabSpec {
     /// The lab a profile's isolation and emulation sections describe: its management
     /// ports, its emulated management addresses, its data-plane allowlist and its host
-    /// management channel. Nil when the profile has no isolation section.
+    /// management channel, and its data-plane MTU. Nil when the profile has no isolation section.
     public init?(profile: Profile, name: String, agent: AgentLauncher) {
         guard let isolation = profile.isolation, let lab = profile.emulation?.lab else { return nil }
         let allowlist = isolation.allowlist.map(NetworkService.init)
@@ -20,6 +20,7 @@ extension LabSpec {
         if let address = lab.managementIPv6.first.flatMap({ InterfaceAddress("\($0)/64") }) {
             spec.managementIPv6 = address
         }
+        if let mtu = profile.network?.mtu { spec.dataPlaneMTU = mtu }
         if let channel = isolation.hostManagementChannel {
             spec.hostChannelInterface = channel.interface
             spec.hostChannelMustBeClosed = channel.mode == .restricted

@@ -508,17 +508,22 @@ private enum UDPRateRun {
     }
 }
 
-/// One traffic measurement to run at a site, as a value: what the agent's MEASURE
-/// command carries, so a measurement runs the same here and on an agent's machine.
+/// One measurement of the data path to run at a site, as a value: what the agent's
+/// MEASURE command carries, so a measurement runs the same here and on an agent's
+/// machine. Traffic runs, the path MTU search, and the state of the site's netdev.
 public enum TrafficMeasurement: Sendable, Hashable, Codable, CustomStringConvertible {
     case tcpThroughput(sink: SocketEndpoint, ThroughputOptions)
     case tcpLatency(echo: SocketEndpoint, LatencyOptions)
     case udpRate(echo: SocketEndpoint, UDPRateOptions)
+    case pathMTU(echo: SocketEndpoint, PathMTUOptions)
+    case linkState(interface: String)
 
     public enum Result: Sendable, Hashable, Codable {
         case tcpThroughput(ThroughputResult)
         case tcpLatency(LatencyResult)
         case udpRate(UDPRateResult)
+        case pathMTU(PathMTUResult)
+        case linkState(LinkState)
 
         /// The same result, its path restamped as having run from `site`.
         public func restamped(_ site: ProbeSite) -> Result {
@@ -526,6 +531,8 @@ public enum TrafficMeasurement: Sendable, Hashable, Codable, CustomStringConvert
             case .tcpThroughput(var result): result.path.site = site; return .tcpThroughput(result)
             case .tcpLatency(var result): result.path.site = site; return .tcpLatency(result)
             case .udpRate(var result): result.path.site = site; return .udpRate(result)
+            case .pathMTU(var result): result.path.site = site; return .pathMTU(result)
+            case .linkState(var result): result.site = site; return .linkState(result)
             }
         }
     }
@@ -536,6 +543,9 @@ public enum TrafficMeasurement: Sendable, Hashable, Codable, CustomStringConvert
         case .tcpThroughput(_, let options): options.warmUp + options.duration + .seconds(5 + 3 * max(1, options.streams))
         case .tcpLatency(_, let options): options.duration + options.exchangeTimeout * (options.warmUpExchanges + 1) + .seconds(3)
         case .udpRate(_, let options): options.duration + options.linger + .seconds(1)
+        // Two sizes, then at most 16 halvings of the range, each size tried `attempts` times.
+        case .pathMTU(_, let options): options.timeout * (18 * max(1, options.attempts)) + .seconds(2)
+        case .linkState: .seconds(5)
         }
     }
 
@@ -544,6 +554,8 @@ public enum TrafficMeasurement: Sendable, Hashable, Codable, CustomStringConvert
         case .tcpThroughput(let sink, let options): "tcp throughput to \(sink), \(options.streams) streams"
         case .tcpLatency(let echo, let options): "tcp request/response to \(echo), \(options.messageSize) bytes"
         case .udpRate(let echo, let options): "udp at \(ThroughputResult.format(options.gbitPerSecond)) Gbit/s to \(echo)"
+        case .pathMTU(let echo, let options): "path mtu to \(echo), \(options.expected) bytes expected"
+        case .linkState(let interface): "link state of \(interface)"
         }
     }
 
@@ -557,6 +569,10 @@ public enum TrafficMeasurement: Sendable, Hashable, Codable, CustomStringConvert
             .tcpLatency(try Prober.measureTCPLatency(to: echo, from: site, sources: sources, options: options))
         case .udpRate(let echo, let options):
             .udpRate(try Prober.measureUDPRate(to: echo, from: site, sources: sources, options: options))
+        case .pathMTU(let echo, let options):
+            .pathMTU(try Prober.measurePathMTU(to: echo, from: site, sources: sources, options: options))
+        case .linkState(let interface):
+            .linkState(try Prober.readLinkState(interface, at: site))
         }
     }
 }

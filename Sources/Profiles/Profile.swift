@@ -188,6 +188,24 @@ extension Profile {
         public let minTcpThroughputGbps: Double?
         public let minUdpThroughputGbps: Double?
         public let maxTcpLatencyP99us: Double?
+        /// The largest IP packet that must cross the data path unfragmented, and the MTU
+        /// every data-plane netdev must carry.
+        public let mtu: Int?
+        /// How far apart, in percent of their mean, the throughputs of VFs sending at
+        /// once may be: (fastest - slowest) / mean.
+        public let maxVfThroughputSpreadPercent: Double?
+
+        /// From the IPv4 minimum to the largest jumbo frame Ethernet NICs carry.
+        public static let mtuRange = 576...9216
+
+        public init(minTcpThroughputGbps: Double? = nil, minUdpThroughputGbps: Double? = nil, maxTcpLatencyP99us: Double? = nil,
+                    mtu: Int? = nil, maxVfThroughputSpreadPercent: Double? = nil) {
+            self.minTcpThroughputGbps = minTcpThroughputGbps
+            self.minUdpThroughputGbps = minUdpThroughputGbps
+            self.maxTcpLatencyP99us = maxTcpLatencyP99us
+            self.mtu = mtu
+            self.maxVfThroughputSpreadPercent = maxVfThroughputSpreadPercent
+        }
     }
 
     /// Thresholds for the storage suite; absent ones are not tested.

@@ -369,7 +369,7 @@ struct ProfileSchema {
     private func network(
         _ value: YAMLValue, facts: PCIFacts?, totalPortSpeedGbps: Int?
     ) -> Profile.NetworkRequirements? {
-        let keys = ["minTcpThroughputGbps", "minUdpThroughputGbps", "maxTcpLatencyP99us"]
+        let keys = ["minTcpThroughputGbps", "minUdpThroughputGbps", "maxTcpLatencyP99us", "mtu", "maxVfThroughputSpreadPercent"]
         guard let fields = thresholdFields(value, keys: keys, suite: "network", role: .network, facts: facts)
         else { return nil }
         let tcp = optional(fields.optional("minTcpThroughputGbps")) {
@@ -379,9 +379,14 @@ struct ProfileSchema {
             throughput($0, totalPortSpeedGbps: totalPortSpeedGbps)
         }
         let latency = optional(fields.optional("maxTcpLatencyP99us"), yaml.positiveNumber)
-        guard let tcp, let udp, let latency else { return nil }
+        let mtu = optional(fields.optional("mtu")) {
+            yaml.integer($0, in: Profile.NetworkRequirements.mtuRange, note: "bytes of IP packet, as `ip link` shows the MTU")
+        }
+        let spread = optional(fields.optional("maxVfThroughputSpreadPercent"), yaml.positiveNumber)
+        guard let tcp, let udp, let latency, let mtu, let spread else { return nil }
         return Profile.NetworkRequirements(
-            minTcpThroughputGbps: tcp, minUdpThroughputGbps: udp, maxTcpLatencyP99us: latency)
+            minTcpThroughputGbps: tcp, minUdpThroughputGbps: udp, maxTcpLatencyP99us: latency, mtu: mtu,
+            maxVfThroughputSpreadPercent: spread)
     }
 
     private func storage(_ value: YAMLValue, facts: PCIFacts?) -> Profile.StorageRequirements? {

@@ -26,7 +26,9 @@ extension Profile {
         if let network {
             paths += present([("minTcpThroughputGbps", network.minTcpThroughputGbps != nil),
                               ("minUdpThroughputGbps", network.minUdpThroughputGbps != nil),
-                              ("maxTcpLatencyP99us", network.maxTcpLatencyP99us != nil)], in: "network")
+                              ("maxTcpLatencyP99us", network.maxTcpLatencyP99us != nil),
+                              ("mtu", network.mtu != nil),
+                              ("maxVfThroughputSpreadPercent", network.maxVfThroughputSpreadPercent != nil)], in: "network")
         }
         if let storage {
             paths += present([("minSeqReadMiBps", storage.minSeqReadMiBps != nil),

@@ -8,8 +8,12 @@ import Testing
 /// Results of the traffic engines written out, so each network check's verdict rule runs
 /// without a lab.
 enum SampleTraffic {
-    static let pf = NetworkPath(name: "pf", site: .namespace("t-host"), peerControl: SocketEndpoint("198.51.100.3:7471"))
-    static let vf0 = NetworkPath(name: "vf0", site: .namespace("t-tenant0"), peerControl: SocketEndpoint("10.0.0.254:7471"))
+    static let pf = NetworkPath(name: "pf", site: .namespace("t-host"), interface: "ens1f0np0",
+                                peerControl: SocketEndpoint("198.51.100.3:7471"))
+    static let vf0 = NetworkPath(name: "vf0", site: .namespace("t-tenant0"), interface: "eth0",
+                                 peerControl: SocketEndpoint("10.0.0.254:7471"))
+    static let vf1 = NetworkPath(name: "vf1", site: .namespace("t-tenant1"), interface: "eth0",
+                                 peerControl: SocketEndpoint("10.0.1.254:7471"))
 
     static func path(_ path: NetworkPath) -> TrafficPath {
         TrafficPath(site: path.site, source: IPAddress("198.51.100.1"), target: SocketEndpoint(path.peerControl!.address, 5201))
@@ -34,6 +38,16 @@ enum SampleTraffic {
     static func udp(_ on: NetworkPath, sent: Int, received: Int) -> UDPRateResult {
         UDPRateResult(path: path(on), options: UDPRateOptions(gbitPerSecond: 0.2), sent: sent, received: received,
                       sendingTime: .seconds(2), jitterMicroseconds: 12)
+    }
+
+    static func link(_ on: NetworkPath, up: Bool = true, carrier: Bool? = true, mtu: Int = 9000, speed: Int? = 10000) -> LinkState {
+        LinkState(interface: on.interface, site: on.site, exists: true, isUp: up, isOperational: up && carrier != false, carrier: carrier,
+                  mtu: mtu, speedMbps: speed)
+    }
+
+    static func pathMTU(_ on: NetworkPath, largest: Int?) -> PathMTUResult {
+        PathMTUResult(path: path(on), options: PathMTUOptions(expected: 9000), largestCrossing: largest,
+                      trials: [PathMTUTrial(size: 9000, crossed: largest == 9000, detail: largest == 9000 ? "echoed" : "no echo")])
     }
 
     static let unreachable = ProbeFailure(probe: "measuring vf0 (netns t-tenant0)", error: "agent 10.0.0.254:7471: connection refused")
@@ -104,5 +118,65 @@ struct NetworkClassificationTests {
                                      planned: 1, rate: 0.2).outcome.withEvidenceRule()
         #expect(lossy.status == .failed)
         #expect(lossy.message.contains("udp_loss: expected <= 0.5 %, observed 2 %"), "\(lossy.message)")
+    }
+
+    @Test("link state: present, up with carrier, at the MTU; the PF at least the port speed, where reported")
+    func linkState() {
+        let clean = LinkStateCheck.classify([(SampleTraffic.pf, .success(SampleTraffic.link(SampleTraffic.pf))),
+                                             (SampleTraffic.vf0, .success(SampleTraffic.link(SampleTraffic.vf0, speed: nil)))],
+                                            planned: 2, mtu: 9000, minimumPFSpeedMbps: 10000).outcome.withEvidenceRule()
+        #expect(clean.status == .passed && clean.message == "pf ens1f0np0, vf0 eth0: up with carrier, MTU 9000", "\(clean.message)")
+        #expect(clean.measurements.map(\.name).starts(with: ["link_mtu", "link_speed", "link_mtu_vf0"]))
+
+        let broken: [(LinkState, String)] = [
+            (SampleTraffic.link(SampleTraffic.vf0, carrier: false), "vf0 eth0: expected up with carrier, observed up, no carrier"),
+            (SampleTraffic.link(SampleTraffic.vf0, up: false, carrier: nil), "vf0 eth0: expected up with carrier, observed down, no carrier"),
+            (SampleTraffic.link(SampleTraffic.vf0, mtu: 1500), "link_mtu_vf0: expected == 9000 bytes, observed 1500 bytes"),
+            (LinkState(interface: "eth0", site: SampleTraffic.vf0.site, exists: false),
+             "vf0 netdev eth0: expected present, observed none at netns t-tenant0"),
+        ]
+        for (link, message) in broken {
+            let outcome = LinkStateCheck.classify([(SampleTraffic.vf0, .success(link))], planned: 1, mtu: 9000,
+                                                  minimumPFSpeedMbps: nil).outcome.withEvidenceRule()
+            #expect(outcome.status == .failed && outcome.message == message, "\(outcome.message)")
+        }
+        let slow = LinkStateCheck.classify([(SampleTraffic.pf, .success(SampleTraffic.link(SampleTraffic.pf, speed: 25000)))],
+                                           planned: 1, mtu: 9000, minimumPFSpeedMbps: 100_000).outcome
+        #expect(slow.status == .failed && slow.message == "link_speed: expected >= 100000 Mb/s, observed 25000 Mb/s", "\(slow.message)")
+        let unread = LinkStateCheck.classify([(SampleTraffic.vf0, .failure(SampleTraffic.unreachable))], planned: 1, mtu: 9000,
+                                             minimumPFSpeedMbps: nil).outcome.withEvidenceRule()
+        #expect(unread.status == .error)
+    }
+
+    @Test("path MTU: the largest packet crossing must be the profile's MTU, neither less nor more")
+    func pathMTU() {
+        let clean = PathMTUCheck.classify([(SampleTraffic.pf, .success(SampleTraffic.pathMTU(SampleTraffic.pf, largest: 9000)))],
+                                          planned: 1, mtu: 9000).outcome.withEvidenceRule()
+        #expect(clean.status == .passed && clean.message == "largest packet crossing: pf 9000 bytes, the profile's 9000", "\(clean.message)")
+        for (largest, observed) in [(1500, "1500"), (9216, "9216"), (nil, "0")] as [(Int?, String)] {
+            let outcome = PathMTUCheck.classify([(SampleTraffic.vf0, .success(SampleTraffic.pathMTU(SampleTraffic.vf0, largest: largest)))],
+                                                planned: 1, mtu: 9000).outcome.withEvidenceRule()
+            #expect(outcome.status == .failed && outcome.message == "path_mtu_vf0: expected == 9000 bytes, observed \(observed) bytes",
+                    "\(outcome.message)")
+        }
+    }
+
+    @Test("VF fairness: the spread of VFs sending at once against the profile's bound; one VF alone proves nothing")
+    func vfFairness() {
+        let fair = VFFairness.classify([(SampleTraffic.vf0, .success(SampleTraffic.throughput(SampleTraffic.vf0, gbit: 10))),
+                                        (SampleTraffic.vf1, .success(SampleTraffic.throughput(SampleTraffic.vf1, gbit: 8)))],
+                                       planned: 2, maximumSpreadPercent: 50).outcome.withEvidenceRule()
+        #expect(fair.status == .passed, "\(fair.message)")
+        #expect(fair.measurements.first { $0.name == "vf_throughput_spread" }?.value == 22.222)
+        #expect(fair.series.map(\.name) == ["vf0", "vf1"])
+        let starved = VFFairness.classify([(SampleTraffic.vf0, .success(SampleTraffic.throughput(SampleTraffic.vf0, gbit: 10))),
+                                           (SampleTraffic.vf1, .success(SampleTraffic.throughput(SampleTraffic.vf1, gbit: 1)))],
+                                          planned: 2, maximumSpreadPercent: 50).outcome.withEvidenceRule()
+        #expect(starved.status == .failed && starved.message == "vf_throughput_spread: expected <= 50 %, observed 163.636 %",
+                "\(starved.message)")
+        let alone = VFFairness.classify([(SampleTraffic.vf0, .success(SampleTraffic.throughput(SampleTraffic.vf0, gbit: 10))),
+                                         (SampleTraffic.vf1, .failure(SampleTraffic.unreachable))],
+                                        planned: 2, maximumSpreadPercent: 50).outcome.withEvidenceRule()
+        #expect(alone.status == .error, "\(alone.message)")
     }
 }

@@ -16,14 +16,25 @@ struct NetworkSuiteTests {
     @Test("the clean lab passes every network check on the PF and both VFs, with its figures and charts")
     func cleanLab() throws {
         let results = try Self.run(faults: [])
-        #expect(results.map(\.id) == ["network.tcp-throughput", "network.tcp-latency", "network.udp-loss"])
+        #expect(results.map(\.id) == ["network.link-state", "network.mtu", "network.tcp-throughput", "network.tcp-latency",
+                                        "network.udp-loss", "network.vf-fairness"])
         for result in results {
             #expect(result.status == .passed, "\(result.id): \(result.message)")
-            #expect(result.measurements.contains { $0.name == "paths_measured" && $0.value == 3 }, "\(result.id)")
+            let paths = result.id == "network.vf-fairness" ? 2.0 : 3.0
+            #expect(result.measurements.contains { $0.name == "paths_measured" && $0.value == paths }, "\(result.id)")
         }
-        let throughput = try #require(results.first)
+        let byID = Dictionary(uniqueKeysWithValues: results.map { ($0.id, $0) })
+        let throughput = try #require(byID["network.tcp-throughput"])
         #expect(throughput.series.map(\.name) == ["pf", "vf0", "vf1"])
         #expect(throughput.evidence.allSatisfy { $0.hasPrefix("tcp throughput from netns ") })
+        let links = try #require(byID["network.link-state"])
+        #expect(links.measurements.filter { $0.name.hasPrefix("link_mtu") }.map(\.value) == [9000, 9000, 9000])
+        #expect(links.measurements.contains { $0.name == "link_speed" && $0.value == 10000 })
+        let mtu = try #require(byID["network.mtu"])
+        #expect(mtu.measurements.filter { $0.name.hasPrefix("path_mtu") }.map(\.value) == [9000, 9000, 9000])
+        let sharing = try #require(byID["network.vf-fairness"])
+        #expect(sharing.series.map(\.name) == ["vf0", "vf1"])
+        #expect(sharing.measurements.contains { $0.name == "vf_throughput_spread" })
     }
 
     @Test("each network fault turns exactly its check red", arguments: LabFault.allCases.filter { $0.suite == "network" })

@@ -55,7 +55,7 @@ struct FaultSignature: CustomStringConvertible {
         case .udpFirewallHole:
             return [FaultSignature(site: host, request: .udp(SocketEndpoint(t.data4, LabFault.firewallHoleUDPPort), timeout: quick),
                                    clean: .dropped, faulted: .answeredClosed)]
-        case .netRateLimit, .netLatency, .netLoss:
+        case .netRateLimit, .netLatency, .netLoss, .netMTUClamp, .netHostMTU, .netVFUnfair:
             return []
         }
     }

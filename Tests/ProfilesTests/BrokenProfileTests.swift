@@ -185,6 +185,15 @@ let brokenProfiles: [BrokenProfile] = [
                 15, 33, "network.minTcpThroughputGbps", "30 Gbit/s exceeds the card's total port speed of 25 Gbit/s"),
         ]),
     BrokenProfile(
+        name: "an MTU no Ethernet link carries",
+        yaml: validProfileHead + networkFunction + """
+            network: {mtu: 100000, maxVfThroughputSpreadPercent: -5}
+            """,
+        expected: [
+            ExpectedDiagnostic(15, 16, "network.mtu", "expected an integer 576...9216"),
+            ExpectedDiagnostic(15, 54, "network.maxVfThroughputSpreadPercent", "-5"),
+        ]),
+    BrokenProfile(
         name: "management port 0",
         yaml: validProfileHead + networkFunction + """
             isolation:

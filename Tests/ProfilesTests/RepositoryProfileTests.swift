@@ -45,7 +45,7 @@ struct RepositoryProfileTests {
     @Test("the emulated SmartNIC is small and has every section")
     func emulatedSmartNIC() throws {
         let profile = try loadRepositoryProfile("emulated-smartnic.yaml")
-        #expect(profile.ports.map(\.speedGbps) == [25, 25])
+        #expect(profile.ports.map(\.speedGbps) == [10, 10])
         let network = try #require(profile.function(role: .network))
         #expect(network.match.vendor == Profile.PCIID(0x15b3))
         #expect(network.match.device == Profile.PCIID(0xa2d6))

@@ -1,5 +1,5 @@
 // CNetShims: the Linux networking calls Swift cannot reach through Glibc's module
-// (setns, closing inherited descriptors in posix_spawn, AF_PACKET addresses, the SIOCGIFHWADDR ioctl, pipe2 and accept4 with
+// (setns, closing inherited descriptors in posix_spawn, AF_PACKET addresses, the SIOCGIFHWADDR and link-state ioctls, pipe2 and accept4 with
 // close-on-exec set atomically, so no concurrently spawned child inherits them). Each returns -1 with errno
 // set on failure; the Swift side turns errno into a typed error in one place.
 #ifndef CNETSHIMS_H
@@ -25,6 +25,18 @@ int dpucert_accept_cloexec(int fd, struct sockaddr *address, socklen_t *length, 
 
 /// Copies the hardware address of `interface` (6 bytes) using socket `fd`.
 int dpucert_interface_mac(int fd, const char *interface, unsigned char mac[6]);
+
+/// A netdev's state as `ip link` and `ethtool` show it.
+struct dpucert_link_state {
+    unsigned int flags;   /* IFF_UP, IFF_RUNNING (operationally up), ... from SIOCGIFFLAGS */
+    int mtu;
+    int carrier;          /* ethtool's "Link detected": 1, 0, or -1 where the driver does not say */
+    int speed_mbps;       /* negotiated speed, or -1 where the driver does not report one */
+};
+
+/// Reads `interface`'s flags, MTU, carrier and speed through ioctls on `fd` (any socket
+/// of the namespace the interface lives in). Fails (ENODEV) when there is no such netdev.
+int dpucert_link_state(int fd, const char *interface, struct dpucert_link_state *state);
 
 /// Creates an AF_PACKET/SOCK_DGRAM socket for one EtherType, bound to `ifindex`.
 int dpucert_packet_socket(int ifindex, unsigned short ethertype);

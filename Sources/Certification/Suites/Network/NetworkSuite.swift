@@ -13,9 +13,14 @@ public enum NetworkSuite {
     public static func tests(for profile: Profile) -> [any CertificationTest] {
         guard let network = profile.network else { return [] }
         var tests: [any CertificationTest] = []
+        if let mtu = network.mtu {
+            tests += [LinkStateCheck(mtu: mtu, minimumPFSpeedMbps: profile.ports.map(\.speedGbps).min().map { $0 * 1000 }),
+                      PathMTUCheck(mtu: mtu)]
+        }
         if let minimum = network.minTcpThroughputGbps { tests.append(TCPThroughput(minimum: minimum)) }
         if let maximum = network.maxTcpLatencyP99us { tests.append(TCPLatency(maximumP99: maximum)) }
         if let rate = network.minUdpThroughputGbps { tests.append(UDPLoss(rate: rate)) }
+        if let spread = network.maxVfThroughputSpreadPercent { tests.append(VFFairness(maximumSpreadPercent: spread)) }
         return tests
     }
 
@@ -28,18 +33,22 @@ public enum NetworkSuite {
                 !endpoint.address.isLinkLocal && addresses.contains { $0.unscoped == endpoint.address.unscoped }
             }
         }
-        return [NetworkPath(name: "pf", site: topology.host.site, peerControl: control(on: topology.dataPlane.peerAddresses))]
+        return [NetworkPath(name: "pf", site: topology.host.site, interface: topology.dataPlane.hostInterface,
+                            peerControl: control(on: topology.dataPlane.peerAddresses))]
             + topology.tenants.map { tenant in
-                NetworkPath(name: "vf\(tenant.index)", site: tenant.node.site, peerControl: control(on: tenant.peerAddresses))
+                NetworkPath(name: "vf\(tenant.index)", site: tenant.node.site, interface: tenant.interface,
+                            peerControl: control(on: tenant.peerAddresses))
             }
     }
 }
 
-/// One path of the network suite: where the traffic starts and the peer agent it goes to.
+/// One path of the network suite: where the traffic starts, the netdev it leaves by,
+/// and the peer agent it goes to.
 struct NetworkPath: Sendable, Hashable, CustomStringConvertible {
     /// `pf`, `vf0`, ...: names the path's measurements and series.
     var name: String
     var site: ProbeSite
+    var interface: String
     var peerControl: SocketEndpoint?
 
     var description: String { "\(name) (\(site))" }
@@ -60,27 +69,41 @@ extension TestbedCheck {
         var readings: [PathReading<Result>] = []
         for path in paths {
             if context.isCancelled { break }
-            guard let control = path.peerControl else {
-                readings.append((path, .failure(ProbeFailure(probe: "measuring \(path)",
-                                                             error: "the testbed names no peer agent on its network"))))
-                continue
-            }
-            do {
-                context.progress("\(path.name): measuring from \(path.site) to the peer at \(control.address)")
-                let result = try testbed.withTrafficPeer(peer, at: control, reachedFrom: path.site) { target in
-                    try testbed.measure(measurement(target), from: path.site) { rate in
-                        context.progress("\(path.name): \(ThroughputResult.format(rate)) Gbit/s")
-                    }
-                }
-                guard let picked = pick(result) else {
-                    throw ProbeFailure(probe: "measuring \(path)", error: "the measurement answered with another kind of result")
-                }
-                readings.append((path, .success(picked)))
-            } catch {
-                readings.append((path, .failure(error as? ProbeFailure ?? ProbeFailure(probe: "measuring \(path)", error: "\(error)"))))
-            }
+            readings.append((path, measure(path, peer: peer, on: testbed, context: context, measurement, pick)))
         }
         return readings
+    }
+
+    /// Measures one path with a traffic peer of `peer` on its peer agent.
+    func measure<Result: Sendable & Hashable>(
+        _ path: NetworkPath, peer: TrafficPeerKind, on testbed: any Testbed, context: TestContext,
+        _ measurement: (SocketEndpoint) -> TrafficMeasurement, _ pick: (TrafficMeasurement.Result) -> Result?
+    ) -> Swift.Result<Result, ProbeFailure> {
+        guard let control = path.peerControl else {
+            return .failure(ProbeFailure(probe: "measuring \(path)", error: "the testbed names no peer agent on its network"))
+        }
+        return reading(path, pick) {
+            context.progress("\(path.name): measuring from \(path.site) to the peer at \(control.address)")
+            return try testbed.withTrafficPeer(peer, at: control, reachedFrom: path.site) { target in
+                try testbed.measure(measurement(target), from: path.site) { rate in
+                    context.progress("\(path.name): \(ThroughputResult.format(rate)) Gbit/s")
+                }
+            }
+        }
+    }
+
+    /// What `body` measured on `path`, as the kind of result `pick` takes, or why not.
+    func reading<Result: Sendable & Hashable>(
+        _ path: NetworkPath, _ pick: (TrafficMeasurement.Result) -> Result?, _ body: () throws -> TrafficMeasurement.Result
+    ) -> Swift.Result<Result, ProbeFailure> {
+        do {
+            guard let picked = pick(try body()) else {
+                throw ProbeFailure(probe: "measuring \(path)", error: "the measurement answered with another kind of result")
+            }
+            return .success(picked)
+        } catch {
+            return .failure(error as? ProbeFailure ?? ProbeFailure(probe: "measuring \(path)", error: "\(error)"))
+        }
     }
 }
 
@@ -88,6 +111,8 @@ extension TestbedCheck {
 /// threshold. A path that could not be measured leaves the check `error` (unless a
 /// measured path already fails it): an unmeasured path proves nothing.
 struct NetworkJudgement {
+    /// What was judged besides the measurements (states, not figures).
+    var checks: [Check] = []
     var measurements: [MeasuredValue]
     var evidence: [String]
     var series: [DataSeries]
@@ -95,17 +120,18 @@ struct NetworkJudgement {
     var planned: Int
     var measured: Int
     var passMessage: String
+    var examinedWhat = "paths measured (the PF and each VF to the peer)"
 
     var outcome: TestOutcome {
         let evidence = evidence + failures.map { "not measured: \($0)" }
-        let examined = Examined(measured, "paths measured (the PF and each VF to the peer)", as: "paths_measured")
+        let examined = Examined(measured, examinedWhat, as: "paths_measured")
         let shortfalls = measurements.filter { !$0.passed && $0.threshold != nil }
-        if shortfalls.isEmpty && !failures.isEmpty {
+        if shortfalls.isEmpty && checks.allSatisfy(\.holds) && !failures.isEmpty {
             return TestOutcome(status: .error, message: "measured \(measured) of \(planned) paths: "
                                + failures.map(\.description).joined(separator: "; "),
                                measurements: measurements, evidence: evidence, series: series, examined: examined)
         }
-        return TestOutcome.judged([], measurements: measurements, evidence: evidence, series: series,
+        return TestOutcome.judged(checks, measurements: measurements, evidence: evidence, series: series,
                                   examined: examined, passMessage: passMessage)
     }
 }
