@@ -32,8 +32,10 @@ struct RunCommandTests {
         #expect(unexamined.contains("storage.minSeqReadMiBps"))
         // The network suite examined its section: its checks, figures and charts are in the report.
         let network = results.filter { $0["suite"] as? String == "network" && !(($0["id"] as? String)?.contains("not-examined") ?? true) }
-        #expect(network.compactMap { $0["id"] as? String } == ["network.tcp-throughput", "network.tcp-latency", "network.udp-loss"])
-        #expect(network.allSatisfy { !(($0["series"] as? [Any]) ?? []).isEmpty || $0["id"] as? String == "network.udp-loss" })
+        #expect(network.compactMap { $0["id"] as? String } == ["network.link-state", "network.mtu", "network.tcp-throughput",
+                                                                "network.tcp-latency", "network.udp-loss", "network.vf-fairness"])
+        let charted = network.filter { !(($0["series"] as? [Any]) ?? []).isEmpty }.compactMap { $0["id"] as? String }
+        #expect(charted == ["network.tcp-throughput", "network.tcp-latency", "network.vf-fairness"])
         let junit = try String(contentsOfFile: folder.path + "/junit.xml", encoding: .utf8)
         #expect(junit.contains("dpucert.coverage.network.minTcpThroughputGbps"))
         let html = try String(contentsOfFile: folder.path + "/report.html", encoding: .utf8)

@@ -62,7 +62,8 @@ struct LabSpecTests {
     func faultTable() {
         let knownTests: Set = ["isolation.mgmt-unreachable-from-host", "isolation.dpu-attack-surface", "isolation.no-route-to-oob",
                                "isolation.host-mgmt-channel-closed", "isolation.tenant-separation",
-                               "network.tcp-throughput", "network.tcp-latency", "network.udp-loss"]
+                               "network.link-state", "network.mtu", "network.tcp-throughput", "network.tcp-latency",
+                               "network.udp-loss", "network.vf-fairness"]
         for fault in LabFault.allCases {
             #expect(!fault.breaks.isEmpty && Set(fault.breaks).isSubset(of: knownTests), "\(fault)")
             #expect(fault.breaks.allSatisfy { $0.hasPrefix(fault.suite + ".") }, "\(fault)")
