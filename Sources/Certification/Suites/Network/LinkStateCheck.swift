@@ -29,40 +29,29 @@ struct LinkStateCheck: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<LinkState>], planned: Int, mtu: Int, minimumPFSpeedMbps: Int?) -> NetworkJudgement {
-        var checks: [Check] = []
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var failures: [ProbeFailure] = []
-        var figures: [String] = []
-        for (path, result) in readings {
-            switch result {
-            case .success(let link):
-                evidence.append(link.description)
-                figures.append("\(path.name) \(path.interface)")
-                guard link.exists else {
-                    checks.append(Check("\(path.name) netdev \(path.interface)", expected: "present", observed: "none at \(path.site)",
-                                        holds: false))
-                    continue
-                }
-                checks.append(Check("\(path.name) \(path.interface)", expected: "up with carrier",
-                                    observed: "\(link.isUp ? "up" : "down"), \(link.hasCarrier ? "carrier" : "no carrier")",
-                                    holds: link.isUp && link.hasCarrier))
-                if let observed = link.mtu {
-                    measurements.append(MeasuredValue(name: path.measurement("link_mtu"), value: Double(observed), unit: "bytes",
-                                                      threshold: Threshold(.equal, Double(mtu))))
-                }
-                if let speed = link.speedMbps {
-                    let floor = path.name == "pf" ? minimumPFSpeedMbps : nil
-                    measurements.append(MeasuredValue(name: path.measurement("link_speed"), value: Double(speed), unit: "Mb/s",
-                                                      threshold: floor.map { Threshold(.greaterThanOrEqual, Double($0)) }))
-                }
-            case .failure(let failure):
-                failures.append(failure)
+        var judgement = NetworkJudgement(readings, planned: planned, examinedWhat: "netdevs read (the PF and each VF)") { judgement, path, link in
+            judgement.evidence.append(link.description)
+            let figure = "\(path.name) \(path.interface)"
+            guard link.exists else {
+                judgement.checks.append(Check("\(path.name) netdev \(path.interface)", expected: "present", observed: "none at \(path.site)",
+                                              holds: false))
+                return figure
             }
+            judgement.checks.append(Check(figure, expected: "up with carrier",
+                                          observed: "\(link.isUp ? "up" : "down"), \(link.hasCarrier ? "carrier" : "no carrier")",
+                                          holds: link.isUp && link.hasCarrier))
+            if let observed = link.mtu {
+                judgement.measurements.append(MeasuredValue(name: path.measurement("link_mtu"), value: Double(observed), unit: "bytes",
+                                                            threshold: Threshold(.equal, Double(mtu))))
+            }
+            if let speed = link.speedMbps {
+                let floor = path.name == "pf" ? minimumPFSpeedMbps : nil
+                judgement.measurements.append(MeasuredValue(name: path.measurement("link_speed"), value: Double(speed), unit: "Mb/s",
+                                                            threshold: floor.map { Threshold(.greaterThanOrEqual, Double($0)) }))
+            }
+            return figure
         }
-        return NetworkJudgement(checks: checks, measurements: measurements, evidence: evidence, series: [], failures: failures,
-                                planned: planned, measured: figures.count,
-                                passMessage: figures.joined(separator: ", ") + ": up with carrier, MTU \(mtu)",
-                                examinedWhat: "netdevs read (the PF and each VF)")
+        judgement.passMessage = judgement.figures.joined(separator: ", ") + ": up with carrier, MTU \(mtu)"
+        return judgement
     }
 }

@@ -113,14 +113,33 @@ extension TestbedCheck {
 struct NetworkJudgement {
     /// What was judged besides the measurements (states, not figures).
     var checks: [Check] = []
-    var measurements: [MeasuredValue]
-    var evidence: [String]
-    var series: [DataSeries]
-    var failures: [ProbeFailure]
+    var measurements: [MeasuredValue] = []
+    var evidence: [String] = []
+    var series: [DataSeries] = []
+    var failures: [ProbeFailure] = []
     var planned: Int
-    var measured: Int
-    var passMessage: String
-    var examinedWhat = "paths measured (the PF and each VF to the peer)"
+    /// One short figure per measured path, for the pass message.
+    var figures: [String] = []
+    var passMessage = ""
+    var examinedWhat: String
+
+    /// Gathers `readings`: each measured path goes to `judge`, which records what it
+    /// measured and returns its figure; each path that could not be measured is kept as
+    /// a failure.
+    init<Result>(_ readings: [PathReading<Result>], planned: Int,
+                 examinedWhat: String = "paths measured (the PF and each VF to the peer)",
+                 judge: (inout NetworkJudgement, NetworkPath, Result) -> String) {
+        self.planned = planned
+        self.examinedWhat = examinedWhat
+        for (path, result) in readings {
+            switch result {
+            case .success(let value): figures.append(judge(&self, path, value))
+            case .failure(let failure): failures.append(failure)
+            }
+        }
+    }
+
+    var measured: Int { figures.count }
 
     var outcome: TestOutcome {
         let evidence = evidence + failures.map { "not measured: \($0)" }

@@ -28,23 +28,13 @@ struct PathMTUCheck: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<PathMTUResult>], planned: Int, mtu: Int) -> NetworkJudgement {
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var failures: [ProbeFailure] = []
-        var figures: [String] = []
-        for (path, result) in readings {
-            switch result {
-            case .success(let run):
-                measurements.append(MeasuredValue(name: path.measurement("path_mtu"), value: Double(run.largestCrossing ?? 0),
-                                                  unit: "bytes", threshold: Threshold(.equal, Double(mtu))))
-                evidence.append(run.description)
-                figures.append("\(path.name) \(run.largestCrossing.map(String.init) ?? "none")")
-            case .failure(let failure):
-                failures.append(failure)
-            }
+        var judgement = NetworkJudgement(readings, planned: planned) { judgement, path, run in
+            judgement.measurements.append(MeasuredValue(name: path.measurement("path_mtu"), value: Double(run.largestCrossing ?? 0),
+                                                        unit: "bytes", threshold: Threshold(.equal, Double(mtu))))
+            judgement.evidence.append(run.description)
+            return "\(path.name) \(run.largestCrossing.map(String.init) ?? "none")"
         }
-        return NetworkJudgement(measurements: measurements, evidence: evidence, series: [], failures: failures,
-                                planned: planned, measured: figures.count,
-                                passMessage: "largest packet crossing: " + figures.joined(separator: ", ") + " bytes, the profile's \(mtu)")
+        judgement.passMessage = "largest packet crossing: " + judgement.figures.joined(separator: ", ") + " bytes, the profile's \(mtu)"
+        return judgement
     }
 }

@@ -32,33 +32,22 @@ struct TCPLatency: TestbedCheck {
     static let percentileAxis = ChartAxis(label: "percentile as 1/(1-p): 10 = p90, 100 = p99, 1000 = p99.9", unit: "", scale: .log)
 
     static func classify(_ readings: [PathReading<LatencyResult>], planned: Int, maximumP99: Double) -> NetworkJudgement {
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var series: [DataSeries] = []
-        var failures: [ProbeFailure] = []
-        var figures: [String] = []
-        for (path, result) in readings {
-            switch result {
-            case .success(let run):
-                for point in run.summary {
-                    let label = point.percentile == 100 ? "max" : "p" + number(point.percentile).replacingOccurrences(of: ".", with: "")
-                    measurements.append(MeasuredValue(name: path.measurement("tcp_rr_latency_\(label)"), value: rounded(point.microseconds),
-                                                      unit: "us", threshold: point.percentile == 99 ? Threshold(.lessThanOrEqual, maximumP99) : nil))
-                }
-                evidence.append(run.description)
-                figures.append("\(path.name) p99 \(number(rounded(run.microseconds(at: 99)))) us")
-                series.append(DataSeries(name: path.name, chart: .line, x: percentileAxis,
-                                         y: ChartAxis(label: "round trip", unit: "us", scale: .log),
-                                         points: run.distribution.filter { $0.percentile < 100 }.map {
-                                             DataPoint(x: rounded(1 / (1 - $0.percentile / 100)), y: rounded($0.microseconds))
-                                         }))
-            case .failure(let failure):
-                failures.append(failure)
+        var judgement = NetworkJudgement(readings, planned: planned) { judgement, path, run in
+            for point in run.summary {
+                let label = point.percentile == 100 ? "max" : "p" + number(point.percentile).replacingOccurrences(of: ".", with: "")
+                judgement.measurements.append(MeasuredValue(name: path.measurement("tcp_rr_latency_\(label)"), value: rounded(point.microseconds),
+                                                            unit: "us", threshold: point.percentile == 99 ? Threshold(.lessThanOrEqual, maximumP99) : nil))
             }
+            judgement.evidence.append(run.description)
+            judgement.series.append(DataSeries(name: path.name, chart: .line, x: percentileAxis,
+                                               y: ChartAxis(label: "round trip", unit: "us", scale: .log),
+                                               points: run.distribution.filter { $0.percentile < 100 }.map {
+                                                   DataPoint(x: rounded(1 / (1 - $0.percentile / 100)), y: rounded($0.microseconds))
+                                               }))
+            return "\(path.name) p99 \(number(rounded(run.microseconds(at: 99)))) us"
         }
-        measurements.append(MeasuredValue(name: "message_size", value: Double(options.messageSize), unit: "bytes"))
-        return NetworkJudgement(measurements: measurements, evidence: evidence, series: series, failures: failures,
-                                planned: planned, measured: figures.count,
-                                passMessage: figures.joined(separator: ", ") + ": every path at most \(number(maximumP99)) us")
+        judgement.measurements.append(MeasuredValue(name: "message_size", value: Double(options.messageSize), unit: "bytes"))
+        judgement.passMessage = judgement.figures.joined(separator: ", ") + ": every path at most \(number(maximumP99)) us"
+        return judgement
     }
 }

@@ -27,33 +27,36 @@ struct TCPThroughput: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<ThroughputResult>], planned: Int, minimum: Double) -> NetworkJudgement {
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var series: [DataSeries] = []
-        var failures: [ProbeFailure] = []
-        var figures: [String] = []
-        for (path, result) in readings {
-            switch result {
-            case .success(let run):
-                measurements.append(MeasuredValue(name: path.measurement("tcp_throughput"), value: rounded(run.gbitPerSecond),
-                                                  unit: "Gbit/s", threshold: Threshold(.greaterThanOrEqual, minimum)))
-                measurements.append(MeasuredValue(name: path.measurement("cpu_cores_per_gbit"), value: rounded(run.coresPerGbit),
-                                                  unit: "cores per Gbit/s"))
-                evidence.append(run.description)
-                figures.append("\(path.name) \(ThroughputResult.format(run.gbitPerSecond)) Gbit/s")
-                let step = run.options.interval.seconds
-                series.append(DataSeries(name: path.name, chart: .line, x: intervalAxis,
-                                         y: ChartAxis(label: "TCP throughput", unit: "Gbit/s"),
-                                         points: run.intervals.enumerated().map { DataPoint(x: Double($0.offset + 1) * step, y: rounded($0.element)) }))
-            case .failure(let failure):
-                failures.append(failure)
-            }
+        var judgement = NetworkJudgement(readings, planned: planned) { judgement, path, run in
+            judgement.measurements += [
+                MeasuredValue(name: path.measurement("tcp_throughput"), value: rounded(run.gbitPerSecond), unit: "Gbit/s",
+                              threshold: Threshold(.greaterThanOrEqual, minimum)),
+                MeasuredValue(name: path.measurement("cpu_cores_per_gbit"), value: rounded(run.coresPerGbit), unit: "cores per Gbit/s"),
+            ]
+            judgement.evidence.append(run.description)
+            judgement.series.append(run.intervalSeries(path.name, label: "TCP throughput"))
+            return "\(path.name) \(ThroughputResult.format(run.gbitPerSecond)) Gbit/s"
         }
-        measurements.append(MeasuredValue(name: "streams", value: Double(options.streams), unit: "count"))
-        measurements.append(MeasuredValue(name: "duration_s", value: options.duration.seconds, unit: "s"))
-        return NetworkJudgement(measurements: measurements, evidence: evidence, series: series, failures: failures,
-                                planned: planned, measured: figures.count,
-                                passMessage: figures.joined(separator: ", ") + ": every path at least \(number(minimum)) Gbit/s")
+        judgement.measurements += options.recorded
+        judgement.passMessage = judgement.figures.joined(separator: ", ") + ": every path at least \(number(minimum)) Gbit/s"
+        return judgement
+    }
+}
+
+extension ThroughputResult {
+    /// The run's per-interval rates as a chart series named `name`.
+    func intervalSeries(_ name: String, label: String) -> DataSeries {
+        let step = options.interval.seconds
+        return DataSeries(name: name, chart: .line, x: intervalAxis, y: ChartAxis(label: label, unit: "Gbit/s"),
+                          points: intervals.enumerated().map { DataPoint(x: Double($0.offset + 1) * step, y: rounded($0.element)) })
+    }
+}
+
+extension ThroughputOptions {
+    /// How the runs were shaped, as the report records it.
+    var recorded: [MeasuredValue] {
+        [MeasuredValue(name: "streams", value: Double(streams), unit: "count"),
+         MeasuredValue(name: "duration_s", value: duration.seconds, unit: "s")]
     }
 }
 

@@ -32,28 +32,20 @@ struct UDPLoss: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<UDPRateResult>], planned: Int, rate: Double) -> NetworkJudgement {
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var failures: [ProbeFailure] = []
-        var figures: [String] = []
         let minimumDelivered = rate * (1 - maximumLossPercent / 100)
-        for (path, result) in readings {
-            switch result {
-            case .success(let run):
-                measurements.append(MeasuredValue(name: path.measurement("udp_throughput"), value: rounded(run.deliveredGbitPerSecond),
-                                                  unit: "Gbit/s", threshold: Threshold(.greaterThanOrEqual, rounded(minimumDelivered))))
-                measurements.append(MeasuredValue(name: path.measurement("udp_loss"), value: rounded(run.loss * 100), unit: "%",
-                                                  threshold: Threshold(.lessThanOrEqual, maximumLossPercent)))
-                measurements.append(MeasuredValue(name: path.measurement("udp_jitter"), value: rounded(run.jitterMicroseconds), unit: "us"))
-                evidence.append(run.description)
-                figures.append("\(path.name) loss \(number(rounded(run.loss * 100))) %")
-            case .failure(let failure):
-                failures.append(failure)
-            }
+        var judgement = NetworkJudgement(readings, planned: planned) { judgement, path, run in
+            judgement.measurements += [
+                MeasuredValue(name: path.measurement("udp_throughput"), value: rounded(run.deliveredGbitPerSecond), unit: "Gbit/s",
+                              threshold: Threshold(.greaterThanOrEqual, rounded(minimumDelivered))),
+                MeasuredValue(name: path.measurement("udp_loss"), value: rounded(run.loss * 100), unit: "%",
+                              threshold: Threshold(.lessThanOrEqual, maximumLossPercent)),
+                MeasuredValue(name: path.measurement("udp_jitter"), value: rounded(run.jitterMicroseconds), unit: "us"),
+            ]
+            judgement.evidence.append(run.description)
+            return "\(path.name) loss \(number(rounded(run.loss * 100))) %"
         }
-        return NetworkJudgement(measurements: measurements, evidence: evidence, series: [], failures: failures,
-                                planned: planned, measured: figures.count,
-                                passMessage: figures.joined(separator: ", ") + " at \(number(rate)) Gbit/s: every path within "
-                                    + "\(number(maximumLossPercent)) %")
+        judgement.passMessage = judgement.figures.joined(separator: ", ") + " at \(number(rate)) Gbit/s: every path within "
+            + "\(number(maximumLossPercent)) %"
+        return judgement
     }
 }

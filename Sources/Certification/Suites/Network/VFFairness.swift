@@ -50,43 +50,26 @@ struct VFFairness: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<ThroughputResult>], planned: Int, maximumSpreadPercent: Double) -> NetworkJudgement {
-        var measurements: [MeasuredValue] = []
-        var evidence: [String] = []
-        var series: [DataSeries] = []
-        var failures: [ProbeFailure] = []
-        var rates: [(name: String, gbit: Double)] = []
-        for (path, result) in readings {
-            switch result {
-            case .success(let run):
-                measurements.append(MeasuredValue(name: "tcp_throughput_shared_\(path.name)", value: rounded(run.gbitPerSecond),
-                                                  unit: "Gbit/s"))
-                evidence.append(run.description)
-                rates.append((path.name, run.gbitPerSecond))
-                series.append(DataSeries(name: path.name, chart: .line, x: intervalAxis,
-                                         y: ChartAxis(label: "TCP throughput, every VF at once", unit: "Gbit/s"),
-                                         points: run.intervals.enumerated().map {
-                                             DataPoint(x: Double($0.offset + 1) * run.options.interval.seconds, y: rounded($0.element))
-                                         }))
-            case .failure(let failure):
-                failures.append(failure)
-            }
+        var rates: [Double] = []
+        var judgement = NetworkJudgement(readings, planned: planned, examinedWhat: "VFs measured at once") { judgement, path, run in
+            judgement.measurements.append(MeasuredValue(name: "tcp_throughput_shared_\(path.name)", value: rounded(run.gbitPerSecond),
+                                                        unit: "Gbit/s"))
+            judgement.evidence.append(run.description)
+            judgement.series.append(run.intervalSeries(path.name, label: "TCP throughput, every VF at once"))
+            rates.append(run.gbitPerSecond)
+            return "\(path.name) \(ThroughputResult.format(run.gbitPerSecond))"
         }
-        var passMessage = ""
-        if rates.count >= 2, let fastest = rates.map(\.gbit).max(), let slowest = rates.map(\.gbit).min() {
-            let mean = rates.map(\.gbit).reduce(0, +) / Double(rates.count)
+        if rates.count >= 2, let fastest = rates.max(), let slowest = rates.min() {
+            let mean = rates.reduce(0, +) / Double(rates.count)
             let spread = mean > 0 ? (fastest - slowest) / mean * 100 : .infinity
-            measurements.append(MeasuredValue(name: "vf_throughput_spread", value: rounded(spread), unit: "%",
-                                              threshold: Threshold(.lessThanOrEqual, maximumSpreadPercent)))
-            passMessage = rates.map { "\($0.name) \(ThroughputResult.format($0.gbit))" }.joined(separator: ", ")
+            judgement.measurements.append(MeasuredValue(name: "vf_throughput_spread", value: rounded(spread), unit: "%",
+                                                        threshold: Threshold(.lessThanOrEqual, maximumSpreadPercent)))
+            judgement.passMessage = judgement.figures.joined(separator: ", ")
                 + " Gbit/s at once: spread \(number(rounded(spread))) %, at most \(number(maximumSpreadPercent)) %"
-        } else if failures.isEmpty {
-            failures.append(ProbeFailure(probe: "measuring VFs at once", error: "fewer than two VFs measured: no spread to judge"))
+        } else if judgement.failures.isEmpty {
+            judgement.failures.append(ProbeFailure(probe: "measuring VFs at once", error: "fewer than two VFs measured: no spread to judge"))
         }
-        let options = TCPThroughput.options
-        measurements.append(MeasuredValue(name: "streams", value: Double(options.streams), unit: "count"))
-        measurements.append(MeasuredValue(name: "duration_s", value: options.duration.seconds, unit: "s"))
-        return NetworkJudgement(measurements: measurements, evidence: evidence, series: series, failures: failures,
-                                planned: planned, measured: rates.count, passMessage: passMessage,
-                                examinedWhat: "VFs measured at once")
+        judgement.measurements += TCPThroughput.options.recorded
+        return judgement
     }
 }
