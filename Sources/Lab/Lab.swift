@@ -53,6 +53,11 @@ public final class Lab: Sendable {
         for fault in [LabFault.tenantLeak, .netVFUnfair] where faults.contains(fault) && spec.tenantCount < 2 {
             throw .invalidSpec(field: "tenantCount", expected: "at least 2 with \(fault)", found: "\(spec.tenantCount)")
         }
+        for fault in [LabFault.netMTUClamp, .netHostMTU]
+        where faults.contains(fault) && LabTraffic.reducedMTU(below: spec.dataPlaneMTU) >= spec.dataPlaneMTU {
+            throw .invalidSpec(field: "dataPlaneMTU", expected: "above \(LabTraffic.reducedMTU(below: spec.dataPlaneMTU)) with \(fault)",
+                               found: "\(spec.dataPlaneMTU)")
+        }
         let plan = LabAddressPlan(spec: spec)
         let existing = try objects(named: spec.name, in: stateDirectory)
         if !existing.isEmpty { throw .alreadyExists(name: spec.name, objects: existing) }

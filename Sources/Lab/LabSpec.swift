@@ -1,5 +1,6 @@
 import Foundation
 import Probes
+import Profiles
 import Systems
 import Testbed
 
@@ -62,9 +63,6 @@ public struct LabSpec: Sendable, Hashable, Codable {
         self.dataPlaneMTU = dataPlaneMTU
     }
 
-    /// From the IPv6 minimum to the largest jumbo frame.
-    static let dataPlaneMTURange = 1280...9216
-
     /// Checks every field; the first problem found is thrown with field, expectation and value.
     public func validate() throws(LabError) {
         func invalid(_ field: String, _ expected: String, _ found: String) -> LabError {
@@ -110,8 +108,9 @@ public struct LabSpec: Sendable, Hashable, Codable {
         if let port = managementTCPPorts.first(where: allowedTCP.contains) ?? managementUDPPorts.first(where: allowedUDP.contains) {
             throw invalid("dataPlaneAllowlist", "no management port (a port cannot be both)", "port \(port)")
         }
-        guard Self.dataPlaneMTURange.contains(dataPlaneMTU) else {
-            throw invalid("dataPlaneMTU", "\(Self.dataPlaneMTURange.lowerBound)-\(Self.dataPlaneMTURange.upperBound) bytes", "\(dataPlaneMTU)")
+        let mtuRange = Profile.NetworkRequirements.mtuRange
+        guard mtuRange.contains(dataPlaneMTU) else {
+            throw invalid("dataPlaneMTU", "\(mtuRange.lowerBound)-\(mtuRange.upperBound) bytes", "\(dataPlaneMTU)")
         }
         guard (0...LabAddressPlan.maximumTenants).contains(tenantCount) else {
             throw invalid("tenantCount", "0-\(LabAddressPlan.maximumTenants)", "\(tenantCount)")

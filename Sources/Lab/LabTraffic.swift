@@ -1,3 +1,5 @@
+import Profiles
+
 /// The network faults' shaping of the DPU's uplinks (toward the peer): a token bucket
 /// for `net-rate-limit` (on every uplink) and `net-vf-unfair` (on tenant 1's), a slow
 /// class for small TCP packets for `net-latency` (the kernel here has no netem: delay
@@ -21,19 +23,18 @@ enum LabTraffic {
     static let unfairRate = "1200mbit"
 
     /// The MTU of the uplinks under `net-mtu-clamp` and of the host PF under
-    /// `net-host-mtu`: Ethernet's standard under a jumbo MTU, else somewhat smaller.
-    static func reducedMTU(below mtu: Int) -> Int { mtu > 1500 ? 1500 : mtu - 200 }
+    /// `net-host-mtu`: Ethernet's standard under a jumbo MTU, else IPv6's minimum (a lab
+    /// at that minimum has nothing smaller to fall to, and refuses those faults).
+    static func reducedMTU(below mtu: Int) -> Int { mtu > 1500 ? 1500 : Profile.NetworkRequirements.mtuRange.lowerBound }
 
-    /// The `tc` commands (each run in the DPU's namespace) for `faults` on `uplinks`.
+    /// The `tc` commands (each run in the DPU's namespace) for `faults` on `uplinks`: one
+    /// root qdisc per uplink at most, the first fault in this order that shapes it.
     static func shaping(_ faults: Set<LabFault>, uplinks: [String]) -> [[String]] {
-        let unfairUplink = LabAddressPlan.dpuTenantUplink(1)
-        if faults.contains(.netVFUnfair), uplinks.contains(unfairUplink) {
-            return [["tc", "qdisc", "add", "dev", unfairUplink, "root", "tbf", "rate", unfairRate, "burst", "1mb", "latency", "50ms"]]
-        }
-        return uplinks.flatMap { uplink -> [[String]] in
-            if faults.contains(.netRateLimit) {
-                return [["tc", "qdisc", "add", "dev", uplink, "root", "tbf", "rate", rateLimit, "burst", "256kb", "latency", "50ms"]]
+        uplinks.flatMap { uplink -> [[String]] in
+            func tokenBucket(_ rate: String, burst: String) -> [[String]] {
+                [["tc", "qdisc", "add", "dev", uplink, "root", "tbf", "rate", rate, "burst", burst, "latency", "50ms"]]
             }
+            if faults.contains(.netRateLimit) { return tokenBucket(rateLimit, burst: "256kb") }
             if faults.contains(.netLatency) {
                 return [["tc", "qdisc", "add", "dev", uplink, "root", "handle", "1:", "htb", "default", "10"],
                         ["tc", "class", "add", "dev", uplink, "parent", "1:", "classid", "1:10", "htb", "rate", "100gbit",
@@ -41,6 +42,7 @@ enum LabTraffic {
                         ["tc", "class", "add", "dev", uplink, "parent", "1:", "classid", slowClass, "htb", "rate", smallPacketRate,
                          "ceil", smallPacketRate, "burst", "1600", "cburst", "1600", "quantum", "1514"]]
             }
+            if faults.contains(.netVFUnfair) && uplink == LabAddressPlan.dpuTenantUplink(1) { return tokenBucket(unfairRate, burst: "1mb") }
             return []
         }
     }

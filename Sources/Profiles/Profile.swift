@@ -195,17 +195,9 @@ extension Profile {
         /// once may be: (fastest - slowest) / mean.
         public let maxVfThroughputSpreadPercent: Double?
 
-        /// From the IPv4 minimum to the largest jumbo frame Ethernet NICs carry.
-        public static let mtuRange = 576...9216
-
-        public init(minTcpThroughputGbps: Double? = nil, minUdpThroughputGbps: Double? = nil, maxTcpLatencyP99us: Double? = nil,
-                    mtu: Int? = nil, maxVfThroughputSpreadPercent: Double? = nil) {
-            self.minTcpThroughputGbps = minTcpThroughputGbps
-            self.minUdpThroughputGbps = minUdpThroughputGbps
-            self.maxTcpLatencyP99us = maxTcpLatencyP99us
-            self.mtu = mtu
-            self.maxVfThroughputSpreadPercent = maxVfThroughputSpreadPercent
-        }
+        /// From the IPv6 minimum (a data plane carries IPv6) to the largest jumbo frame
+        /// Ethernet NICs carry.
+        public static let mtuRange = 1280...9216
     }
 
     /// Thresholds for the storage suite; absent ones are not tested.

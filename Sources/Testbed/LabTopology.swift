@@ -45,6 +45,14 @@ public struct LabTopology: Sendable, Hashable, Codable {
     public var nodes: [LabNode] { [host, dpu, oob, peer] + tenants.map(\.node) }
 
     public func agent(_ role: LabRole) -> AgentEndpoints? { agents.first { $0.role == role } }
+
+    /// The peer agent's control endpoint on the network of `addresses` (not link-local),
+    /// so traffic to it crosses that network; nil when the peer has none there.
+    public func peerControl(on addresses: [IPAddress]) -> SocketEndpoint? {
+        agent(.peer)?.control.first { endpoint in
+            !endpoint.address.isLinkLocal && addresses.contains { $0.unscoped == endpoint.address.unscoped }
+        }
+    }
 }
 
 /// Which machine of the set-up a node is.

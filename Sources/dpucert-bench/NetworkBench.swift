@@ -15,9 +15,9 @@ func networkBench(lab name: String, runs: Int) throws {
     let testbed = LabTestbed(lab)
     let topology = testbed.topology
     let host = topology.host.site
-    guard let control = topology.agent(.peer)?.control.first(where: { endpoint in
-        !endpoint.address.isLinkLocal && topology.dataPlane.peerAddresses.contains { $0.unscoped == endpoint.address.unscoped }
-    }) else { throw BenchError("lab \(name) has no peer agent on the host network") }
+    guard let control = topology.peerControl(on: topology.dataPlane.peerAddresses) else {
+        throw BenchError("lab \(name) has no peer agent on the host network")
+    }
     let peer = control.address.description
     let peerPrefix = try topology.peer.site.commandPrefix
     let hostPrefix = try host.commandPrefix

@@ -153,12 +153,16 @@ struct NetworkClassificationTests {
         let clean = PathMTUCheck.classify([(SampleTraffic.pf, .success(SampleTraffic.pathMTU(SampleTraffic.pf, largest: 9000)))],
                                           planned: 1, mtu: 9000).outcome.withEvidenceRule()
         #expect(clean.status == .passed && clean.message == "largest packet crossing: pf 9000 bytes, the profile's 9000", "\(clean.message)")
-        for (largest, observed) in [(1500, "1500"), (9216, "9216"), (nil, "0")] as [(Int?, String)] {
+        for largest in [1500, 9216] {
             let outcome = PathMTUCheck.classify([(SampleTraffic.vf0, .success(SampleTraffic.pathMTU(SampleTraffic.vf0, largest: largest)))],
                                                 planned: 1, mtu: 9000).outcome.withEvidenceRule()
-            #expect(outcome.status == .failed && outcome.message == "path_mtu_vf0: expected == 9000 bytes, observed \(observed) bytes",
+            #expect(outcome.status == .failed && outcome.message == "path_mtu_vf0: expected == 9000 bytes, observed \(largest) bytes",
                     "\(outcome.message)")
         }
+        // Nothing came back at all: the path is down, which proves nothing about its MTU.
+        let down = PathMTUCheck.classify([(SampleTraffic.vf0, .success(SampleTraffic.pathMTU(SampleTraffic.vf0, largest: nil)))],
+                                         planned: 1, mtu: 9000).outcome.withEvidenceRule()
+        #expect(down.status == .error && down.message.contains("no size came back, so the path itself is down"), "\(down.message)")
     }
 
     @Test("VF fairness: the spread of VFs sending at once against the profile's bound; one VF alone proves nothing")

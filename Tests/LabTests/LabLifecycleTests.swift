@@ -28,6 +28,8 @@ struct LabSpecTests {
         ("dataPlaneAllowlist", spec { $0.dataPlaneAllowlist = [] }),
         ("dataPlaneAllowlist", spec { $0.dataPlaneAllowlist.append(NetworkService(name: "ssh", transport: .tcp, port: 22)) }),
         ("tenantCount", spec { $0.tenantCount = 17 }),
+        ("dataPlaneMTU", spec { $0.dataPlaneMTU = 1000 }),
+        ("dataPlaneMTU", spec { $0.dataPlaneMTU = 9217 }),
         ("hostChannelInterface", spec { $0.hostChannelInterface = "oob_net0" }),
         ("hostChannelInterface", spec { $0.hostChannelInterface = "a-name-far-too-long" }),
         ("agent.executable", spec { $0.agent.executable = "/nonexistent/dpucert" }),
@@ -55,6 +57,21 @@ struct LabSpecTests {
             try LabFault.named("isolation-nope")
         } throws: { error in
             String(describing: error).contains("isolation-dpu-forwards")
+        }
+    }
+
+    @Test("A fault the spec cannot carry is refused before anything is built",
+          arguments: [(LabFault.tenantLeak, "tenantCount"), (.netVFUnfair, "tenantCount"), (.netMTUClamp, "dataPlaneMTU"),
+                      (.netHostMTU, "dataPlaneMTU")])
+    func faultNeedsRoom(fault: LabFault, field: String) {
+        var spec = Self.spec()
+        spec.tenantCount = 1
+        spec.dataPlaneMTU = 1280
+        #expect {
+            _ = try Lab.up(spec, faults: [fault], stateDirectory: "/nonexistent")
+        } throws: { error in
+            guard case .invalidSpec(let named, _, _) = error as? LabError else { return false }
+            return named == field
         }
     }
 

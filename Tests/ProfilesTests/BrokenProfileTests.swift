@@ -190,7 +190,7 @@ let brokenProfiles: [BrokenProfile] = [
             network: {mtu: 100000, maxVfThroughputSpreadPercent: -5}
             """,
         expected: [
-            ExpectedDiagnostic(15, 16, "network.mtu", "expected an integer 576...9216"),
+            ExpectedDiagnostic(15, 16, "network.mtu", "expected an integer 1280...9216"),
             ExpectedDiagnostic(15, 54, "network.maxVfThroughputSpreadPercent", "-5"),
         ]),
     BrokenProfile(

@@ -27,17 +27,11 @@ public enum NetworkSuite {
     /// The paths the suite measures: the host's PF, then each tenant's VF, each to the
     /// peer agent's control address on that network (nil when the peer has none there).
     static func paths(_ topology: LabTopology) -> [NetworkPath] {
-        let peerControl = topology.agent(.peer)?.control ?? []
-        func control(on addresses: [IPAddress]) -> SocketEndpoint? {
-            peerControl.first { endpoint in
-                !endpoint.address.isLinkLocal && addresses.contains { $0.unscoped == endpoint.address.unscoped }
-            }
-        }
-        return [NetworkPath(name: "pf", site: topology.host.site, interface: topology.dataPlane.hostInterface,
-                            peerControl: control(on: topology.dataPlane.peerAddresses))]
+        [NetworkPath(name: "pf", site: topology.host.site, interface: topology.dataPlane.hostInterface,
+                     peerControl: topology.peerControl(on: topology.dataPlane.peerAddresses))]
             + topology.tenants.map { tenant in
                 NetworkPath(name: "vf\(tenant.index)", site: tenant.node.site, interface: tenant.interface,
-                            peerControl: control(on: tenant.peerAddresses))
+                            peerControl: topology.peerControl(on: tenant.peerAddresses))
             }
     }
 }

@@ -28,11 +28,20 @@ struct PathMTUCheck: TestbedCheck {
     }
 
     static func classify(_ readings: [PathReading<PathMTUResult>], planned: Int, mtu: Int) -> NetworkJudgement {
+        // A path on which not even the protocol's smallest packet came back is down, or
+        // its echo peer is: that says nothing of its MTU.
+        let readings = readings.map { path, result in
+            (path: path, result: result.flatMap { run -> Swift.Result<PathMTUResult, ProbeFailure> in
+                run.largestCrossing == nil
+                    ? .failure(ProbeFailure(probe: "path mtu of \(path)", error: "no size came back, so the path itself is down: \(run)"))
+                    : .success(run)
+            })
+        }
         var judgement = NetworkJudgement(readings, planned: planned) { judgement, path, run in
             judgement.measurements.append(MeasuredValue(name: path.measurement("path_mtu"), value: Double(run.largestCrossing ?? 0),
                                                         unit: "bytes", threshold: Threshold(.equal, Double(mtu))))
             judgement.evidence.append(run.description)
-            return "\(path.name) \(run.largestCrossing.map(String.init) ?? "none")"
+            return "\(path.name) \(run.largestCrossing ?? 0)"
         }
         judgement.passMessage = "largest packet crossing: " + judgement.figures.joined(separator: ", ") + " bytes, the profile's \(mtu)"
         return judgement
