@@ -73,6 +73,12 @@ let package = Package(
             dependencies: ["Systems", "Probes", "Agent", "Testbed", "Profiles"],
             swiftSettings: swiftSettings
         ),
+        // The VM testbed: QEMU guests built from a profile, booted on Debian's own kernel, and the jobs run in them.
+        .target(
+            name: "VirtualMachine",
+            dependencies: ["Systems", "Agent", "Profiles"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reports",
             dependencies: [],
@@ -86,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "dpucert",
             dependencies: [
-                "Inventory", "Profiles", "Emulator", "Lab", "Certification", "Reports", "Systems", "Agent", "Testbed",
+                "Inventory", "Profiles", "Emulator", "Lab", "Certification", "Reports", "Systems", "Agent", "Testbed", "VirtualMachine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -98,16 +104,18 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
         .target(name: "TestGates", dependencies: ["Systems"], path: "Tests/TestGates", swiftSettings: swiftSettings),
-        .target(name: "PCITestSupport", dependencies: ["Inventory", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
+        .target(name: "PCITestSupport", dependencies: ["Inventory", "Systems", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport", "TestGates"], swiftSettings: swiftSettings),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "Inventory", "Profiles", "PCITestSupport", "Systems", "TestGates"], swiftSettings: swiftSettings),
         .target(name: "ReportTestSupport", dependencies: ["TestGates"], path: "Tests/ReportTestSupport", exclude: ["validate_reports.py"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "SystemsTests", dependencies: ["Systems", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Systems", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Systems", "Profiles"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Systems", "Probes"], swiftSettings: swiftSettings),
+        .testTarget(name: "VirtualMachineTests", dependencies: ["VirtualMachine", "Profiles", "Systems", "TestGates"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Systems", "Probes", "Agent", "Testbed", "TestGates"], swiftSettings: swiftSettings),
         // Stand-in agent and lab-holding process the lab tests spawn (beside the test bundle).
         .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Lab"], path: "Tests/LabFixture",

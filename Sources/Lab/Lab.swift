@@ -62,7 +62,7 @@ public final class Lab: Sendable {
         let existing = try objects(named: spec.name, in: stateDirectory)
         if !existing.isEmpty { throw .alreadyExists(name: spec.name, objects: existing) }
         let faultSet = Set(faults)
-        let owner = standing ? nil : LabState.Process.current
+        let owner = standing ? nil : ProcessIdentity.current
         let state = LabState(spec: spec, faults: faults, owner: owner, tokenFile: spec.tokenFile ?? tokenPath(spec.name, in: stateDirectory),
                              tokenGenerated: spec.tokenFile == nil, createdAt: Date())
         try state.create(at: statePath(spec.name, in: stateDirectory))
@@ -204,27 +204,10 @@ public struct LabLeftover: Sendable, Hashable, CustomStringConvertible {
 /// created so a killed `up` still leaves a record; `attach` rebuilds the lab's
 /// description from it.
 struct LabState: Codable {
-    /// A process, identified by pid and start time so a reused pid is not mistaken for it.
-    struct Process: Codable {
-        var pid: Int32
-        /// Clock ticks since boot (field 22 of /proc/PID/stat).
-        var startTime: UInt64
-
-        static var current: Process? {
-            Stat.read(getpid()).map { Process(pid: getpid(), startTime: $0.startTime) }
-        }
-
-        /// Whether it still runs (a zombie does not).
-        var isRunning: Bool {
-            guard let stat = Stat.read(pid) else { return false }
-            return stat.state != "Z" && stat.state != "X" && stat.startTime == startTime
-        }
-    }
-
     var spec: LabSpec
     var faults: [LabFault]
     /// The owning process; nil for a standing lab.
-    var owner: Process?
+    var owner: ProcessIdentity?
     var tokenFile: String
     /// Whether the lab wrote the token file (and removes it).
     var tokenGenerated: Bool
@@ -267,20 +250,5 @@ struct LabState: Codable {
         let role = namespace.dropFirst(name.count + 1)
         if ["host", "dpu", "oob", "peer"].contains(role) { return true }
         return role.hasPrefix("tenant") && !role.dropFirst(6).isEmpty && role.dropFirst(6).allSatisfy(\.isNumber)
-    }
-
-    /// The fields of /proc/PID/stat this file needs.
-    private struct Stat {
-        var state: Substring
-        var startTime: UInt64
-
-        static func read(_ pid: Int32) -> Stat? {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = text.lastIndex(of: ")") else { return nil }
-            // After the parenthesised command name: field 3 (state) at index 0, field 22 at index 19.
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            guard fields.count > 19, let startTime = UInt64(fields[19]) else { return nil }
-            return Stat(state: fields[0], startTime: startTime)
-        }
     }
 }

@@ -52,6 +52,9 @@ public struct IPAddress: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public var family: Family { bytes.count == 4 ? .ipv4 : .ipv6 }
 
+    /// 127.0.0.1.
+    public static let loopbackV4 = IPAddress(bytes: [127, 0, 0, 1])!
+
     public var isLinkLocal: Bool {
         switch family {
         case .ipv4: bytes[0] == 169 && bytes[1] == 254

@@ -5,6 +5,7 @@ import Lab
 import Logging
 import Profiles
 import Systems
+import VirtualMachine
 
 /// The emulated lab of one run: attached (`--lab`, left standing) or built for the run
 /// and always taken down; absent, with the reason, where the isolation suite cannot run.
@@ -77,6 +78,7 @@ extension AgentLauncher {
 struct FaultSelection {
     var pci: [PCIFault] = []
     var lab: [LabFault] = []
+    var vm: [VMFault] = []
 
     init(names: [String]) throws {
         for name in names {
@@ -84,6 +86,8 @@ struct FaultSelection {
                 pci.append(fault)
             } else if let fault = LabFault(rawValue: name) {
                 lab.append(fault)
+            } else if let fault = VMFault(rawValue: name) {
+                vm.append(fault)
             } else {
                 throw CLIError(.input, command: nil,
                                "unknown fault '\(name)'; valid faults: \(Self.listing.map(\.name).joined(separator: ", "))")
@@ -95,5 +99,6 @@ struct FaultSelection {
     static var listing: [(name: String, domain: String, summary: String, breaks: [String])] {
         PCIFault.allCases.map { ($0.name, "pci", $0.summary, $0.brokenTestIDs) }
             + LabFault.allCases.map { ($0.name, "lab", $0.summary, $0.breaks) }
+            + VMFault.allCases.map { ($0.name, "vm", $0.summary, $0.breaks) }
     }
 }

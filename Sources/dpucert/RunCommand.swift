@@ -1,5 +1,6 @@
 import ArgumentParser
 import Certification
+import Crypto
 import Foundation
 import Inventory
 import Logging
@@ -26,10 +27,19 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Run against the hardware on this host's PCI bus.")
     var hardware = false
 
-    @Option(help: "Use an emulated lab made by `emulate up` and leave it standing.")
+    @Flag(help: "Run inside a QEMU guest (the VM testbed): QEMU's NVMe and virtio-net functions under a real Linux kernel.")
+    var vm = false
+
+    @Option(help: "Use an emulated lab made by `emulate up` (with --vm: a guest made by `emulate vm up`) and leave it standing.")
     var lab: String?
 
     @OptionGroup var stateDirectory: LabStateDirectoryOption
+
+    @OptionGroup var vmStateDirectory: VMStateDirectoryOption
+
+    /// Set by the VM testbed on the run it starts inside its guest: the report's mode is then `vm`.
+    @Flag(help: .hidden)
+    var vmGuest = false
 
     @Option(help: "A hardware testbed file (testbeds/*.yaml): where the DPU's agents and management plane are. Implies --hardware.")
     var testbed: String?
@@ -63,6 +73,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if emulated && hardware { throw ValidationError("--emulated and --hardware are alternatives") }
+        if vm && (emulated || hardware || testbed != nil) {
+            throw ValidationError("--vm runs in a QEMU guest; it cannot be combined with --emulated, --hardware or --testbed")
+        }
         if quiet && verbose { throw ValidationError("--quiet and --verbose are alternatives") }
         if hardware && !fault.isEmpty { throw ValidationError("faults can only be injected into an emulated run") }
         if hardware && lab != nil { throw ValidationError("--lab names an emulated lab; it cannot be combined with --hardware") }
@@ -84,8 +97,16 @@ struct RunCommand: ParsableCommand {
             throw CLIError(.input, located: error.description)
         }
         let observer = ConsoleObserver(detail: quiet ? .quiet : verbose ? .verbose : .normal)
-        let session = RunSession(arguments: self, profile: loaded, observer: observer)
-        let code = try session.execute()
+        let code = vm ? try VMRunSession(arguments: self, profile: loaded, observer: observer).execute()
+            : try RunSession(arguments: self, profile: loaded, observer: observer).execute()
         throw ExitCode(code)
+    }
+}
+
+extension RunCommand {
+    /// SHA-256 of the profile file as read, for the report.
+    func profileDigest() throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: profile))
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Certification
-import Crypto
 import Dispatch
 import Emulator
 import Foundation
@@ -35,7 +34,7 @@ struct RunSession {
             backend.teardown()
         }
         let cancellation = CancellationFlag()
-        let signals = interruptHandlers(cancellation: cancellation)
+        let signals = Self.interruptHandlers(cancellation: cancellation, observer: observer)
         defer { signals.forEach { $0.cancel() } }
 
         let baseline: PCIInventory
@@ -55,24 +54,25 @@ struct RunSession {
         if tests.isEmpty {
             throw CLIError(.input, command: "run", "no check matches --only \(arguments.only.joined(separator: " "))")
         }
-        let run = CertificationRun(profile: profile, profileSHA256: try profileDigest(), mode: backend.mode,
+        let run = CertificationRun(profile: profile, profileSHA256: try arguments.profileDigest(), mode: backend.mode,
                                    faults: arguments.fault, commandLine: CommandLine.arguments,
                                    toolVersion: DPUCert.version)
         let report = run.execute(tests: tests, context: context, observer: observer, only: arguments.only)
-        let written = try writeReports(report)
-        summarize(report, written: written)
-        return report.exitCode.rawValue
+        return try ReportDelivery(arguments: arguments, profile: profile, observer: observer).deliver(report)
     }
 
     private func makeBackend() throws -> Backend {
         let mode = try chooseMode()
         let faults = try FaultSelection(names: arguments.fault)
+        guard faults.vm.isEmpty else {
+            throw CLIError(.input, command: "run", "\(faults.vm.map(\.name).joined(separator: ", ")) are VM faults: they need --vm")
+        }
         switch mode {
-        case .hardware:
+        case .hardware, .vm:
             let testbed = try hardwareTestbed()
-            observer.say("dpucert: HARDWARE run of \(profile.id) on this host's PCI bus"
+            observer.say("dpucert: \(mode == .vm ? "VM GUEST" : "HARDWARE") run of \(profile.id) on this host's PCI bus"
                          + (testbed.available.map { "; \($0.summary)" } ?? ""))
-            return Backend(mode: .hardware, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
+            return Backend(mode: mode, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
                            testbed: testbed, teardown: {})
         case .emulated:
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
@@ -128,6 +128,7 @@ struct RunSession {
     /// `--emulated`/`--hardware` as given; otherwise hardware when a function the profile
     /// describes is on this host's bus.
     private func chooseMode() throws -> RunMode {
+        if arguments.vmGuest { return .vm }
         if arguments.emulated || !arguments.fault.isEmpty || arguments.lab != nil { return .emulated }
         if arguments.hardware || arguments.testbed != nil { return .hardware }
         let live: PCIInventory
@@ -142,14 +143,9 @@ struct RunSession {
         return present ? .hardware : .emulated
     }
 
-    private func profileDigest() throws -> String {
-        let data = try Data(contentsOf: URL(fileURLWithPath: arguments.profile))
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
-
     /// SIGINT/SIGTERM cancel the run: the runner stops, the report says `aborted`, and
     /// the deferred teardown runs.
-    private func interruptHandlers(cancellation: CancellationFlag) -> [any DispatchSourceSignal] {
+    static func interruptHandlers(cancellation: CancellationFlag, observer: ConsoleObserver) -> [any DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -160,44 +156,5 @@ struct RunSession {
             source.resume()
             return source
         }
-    }
-
-    private func writeReports(_ report: Report) throws -> [String] {
-        let directory = arguments.out ?? "reports/\(Self.timestamp())-\(profile.id)"
-        var targets: [(ReportFormat, String)] = [
-            (.junit, arguments.junit ?? directory + "/" + ReportFormat.junit.defaultFileName),
-            (.json, arguments.json ?? directory + "/" + ReportFormat.json.defaultFileName),
-            (.html, arguments.html ?? directory + "/" + ReportFormat.html.defaultFileName),
-        ]
-        if let ctrf = arguments.ctrf { targets.append((.ctrf, ctrf)) }
-        do {
-            try ReportFormat.write(report, to: targets.map { (format: $0.0, path: $0.1) })
-        } catch {
-            throw CLIError(.incomplete, command: "run", "cannot write the reports: \(error)")
-        }
-        return targets.map(\.1)
-    }
-
-    private func summarize(_ report: Report, written: [String]) {
-        let summary = report.summary
-        var lines = ["\(summary.total) checks: \(summary.passed) passed, \(summary.failed) failed, \(summary.errored) error, \(summary.skipped) skipped"]
-        if let selection = report.run.selection {
-            lines.append("partial run (--only \(selection.only.joined(separator: " "))): left out "
-                         + (selection.leftOut.isEmpty ? "nothing" : selection.leftOut.joined(separator: ", ")))
-        } else if !report.unexamined.isEmpty {
-            lines.append("not examined to a conclusion (\(report.unexamined.count) requirements):")
-            lines += report.unexamined.map { "  " + $0.line }
-        }
-        lines.append("verdict: \(summary.verdict.rawValue)" + (report.run.status == .completed ? "" : " (run \(report.run.status.rawValue))"))
-        lines.append("reports: \(written.joined(separator: ", "))")
-        observer.say(lines.joined(separator: "\n"))
-    }
-
-    static func timestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: Date())
     }
 }

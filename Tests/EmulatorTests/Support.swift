@@ -1,5 +1,6 @@
 import Emulator
 import Foundation
+import Systems
 import TestGates
 import Testing
 

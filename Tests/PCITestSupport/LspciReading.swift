@@ -1,6 +1,7 @@
 // PCITestSupport: lspci's independent reading of a bus, and the field-by-field
 // comparison of dpucert's inventory with it, shared by the test targets.
 import Foundation
+import Systems
 import TestGates
 
 /// lspci's view of a bus, parsed from `lspci -n -D -vvv`: the independent reading

@@ -45,6 +45,11 @@ struct VerdictTests {
         Case(.emulated, [.passed, .error], .completed, .inconclusive, .incomplete),
         Case(.emulated, [.passed], .aborted, .inconclusive, .incomplete),
         Case(.emulated, [.failed], .aborted, .emulatedFail, .testFailed),
+        // VM testbed: a real kernel on QEMU's devices, never certified either
+        Case(.vm, [.passed, .passed], .completed, .emulatedPass, .passed),
+        Case(.vm, [.passed, .skipped], .completed, .inconclusive, .incomplete),
+        Case(.vm, [.passed, .failed], .completed, .emulatedFail, .testFailed),
+        Case(.vm, [.passed, .error], .completed, .inconclusive, .incomplete),
     ]
 
     @Test("verdict and exit code derivation", arguments: table)
@@ -113,6 +118,7 @@ struct VerdictTests {
         PartialCase(mode: .hardware, statuses: [.passed, .skipped], verdict: .inconclusive, exitCode: .incomplete),
         PartialCase(mode: .emulated, statuses: [.passed], verdict: .emulatedPass, exitCode: .passed),
         PartialCase(mode: .emulated, statuses: [.failed], verdict: .emulatedFail, exitCode: .testFailed),
+        PartialCase(mode: .vm, statuses: [.passed], verdict: .emulatedPass, exitCode: .passed),
     ])
     func partialRun(_ row: PartialCase) {
         let results = row.statuses.enumerated().map { index, status in

@@ -12,8 +12,14 @@ public enum RunStatus: String, Sendable, Codable, Hashable, CaseIterable {
 
 /// Whether the device under test was real hardware or an emulated card.
 public enum RunMode: String, Sendable, Codable, Hashable, CaseIterable {
+    /// A card modelled by dpucert itself: sysfs-shaped trees and the namespace lab.
     case emulated
     case hardware
+    /// QEMU's emulated devices under a real Linux kernel in a guest (the VM testbed).
+    case vm
+
+    /// Whether the device was anything but real hardware: such a run is never a certification.
+    public var isEmulation: Bool { self != .hardware }
 }
 
 /// The device profile the run certified against, pinned by content digest.

@@ -25,18 +25,18 @@ public enum Verdict: String, Sendable, Codable, Hashable, CaseIterable {
                               coverage: [CoverageEntry], partial: Bool) -> Verdict {
         let statuses = Set(results.map(\.status))
         if statuses.contains(.failed) {
-            return mode == .emulated ? .emulatedFail : .notCertified
+            return mode.isEmulation ? .emulatedFail : .notCertified
         }
         if statuses.contains(.error) || status == .aborted || !statuses.contains(.passed) {
             return .inconclusive
         }
         if partial || status == .partial {
-            return mode == .emulated ? .emulatedPass : .inconclusive
+            return mode.isEmulation ? .emulatedPass : .inconclusive
         }
         if statuses.contains(.skipped) || coverage.isEmpty || coverage.contains(where: { $0.outcome != .passed }) {
             return .inconclusive
         }
-        return mode == .emulated ? .emulatedPass : .certified
+        return mode.isEmulation ? .emulatedPass : .certified
     }
 
     /// The exit code contract: 0 passed, 1 a test failed, 3 the run could not conclude.

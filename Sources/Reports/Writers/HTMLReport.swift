@@ -11,6 +11,8 @@ import Foundation
 public enum HTMLReport {
     /// Banner shown across the top of every emulated run.
     public static let emulatedBanner = "EMULATED — NOT A CERTIFICATION"
+    /// The banner of a VM-testbed run: a real kernel, but QEMU's devices, not the card.
+    public static let virtualMachineBanner = "VIRTUAL MACHINE (QEMU DEVICES, REAL KERNEL) — NOT A CERTIFICATION"
 
     /// Renders the report. Throws `ReportError` when the report is inconsistent.
     public static func render(_ report: Report) throws(ReportError) -> String {
@@ -34,8 +36,10 @@ public enum HTMLReport {
         <body>
 
         """
-        if run.mode == .emulated {
-            html += "<div class=\"emulated\" role=\"alert\">\(MarkupText.text(emulatedBanner))</div>\n"
+        switch run.mode {
+        case .emulated: html += "<div class=\"emulated\" role=\"alert\">\(MarkupText.text(emulatedBanner))</div>\n"
+        case .vm: html += "<div class=\"emulated\" role=\"alert\">\(MarkupText.text(virtualMachineBanner))</div>\n"
+        case .hardware: break
         }
         html += verdictBanner(report)
         html += "<main>\n"
