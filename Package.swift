@@ -103,7 +103,7 @@ let package = Package(
         .executableTarget(name: "dpucert-bench", dependencies: ["Reports", "Lab", "Probes", "Systems", "Testbed"],
                           swiftSettings: swiftSettings),
         // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
-        .target(name: "TestGates", dependencies: ["Systems"], path: "Tests/TestGates", swiftSettings: swiftSettings),
+        .target(name: "TestGates", dependencies: ["Systems", "VirtualMachine"], path: "Tests/TestGates", swiftSettings: swiftSettings),
         .target(name: "PCITestSupport", dependencies: ["Inventory", "Systems", "TestGates"], path: "Tests/PCITestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "PCITestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"], swiftSettings: swiftSettings),
@@ -121,6 +121,6 @@ let package = Package(
         .executableTarget(name: "dpucert-lab-fixture", dependencies: ["Agent", "Lab"], path: "Tests/LabFixture",
                           swiftSettings: swiftSettings),
         .testTarget(name: "CertificationTests", dependencies: ["Certification", "Emulator", "Lab", "Systems", "Testbed", "TestGates"], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport", "TestGates"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["dpucert", "ReportTestSupport", "TestGates", "PCITestSupport", "Inventory"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -9,6 +9,7 @@ debian_packages=(
   libxml2-utils                               # xmllint: JUnit schema validation in tests
   iproute2 nftables nmap iputils-ping procps  # emulated lab: namespaces, firewall, independent scanner, sysctl
   iperf3 sockperf                             # scripts/bench: the traffic engines' yardsticks
+  qemu-system-x86                             # the VM testbed (guest image: scripts/vm-guest build)
 )
 python_packages=(junitparser xunitparser jsonschema rfc3339_validator)
 

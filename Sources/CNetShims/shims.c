@@ -20,6 +20,10 @@ int dpucert_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
     return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }
 
+short dpucert_spawn_new_session_flag(void) {
+    return POSIX_SPAWN_SETSID;
+}
+
 int dpucert_enter_network_namespace(int fd) {
     return setns(fd, CLONE_NEWNET);
 }

@@ -34,12 +34,26 @@ public struct CertificationRun: Sendable {
                         only: [String] = []) -> Report {
         let startedAt = Date()
         let ran = TestRunner(tests: tests).run(context: context, observer: observer)
+        return conclude(ran, tests: tests, only: only, startedAt: startedAt, dut: context.pci.baseline, observer: observer)
+    }
+
+    /// The report of a run that was aborted before `tests` ran here, for `reason`: each is
+    /// `skipped`, not run. The device under test is unknown.
+    public func aborted(tests: [any CertificationTest], because reason: String, startedAt: Date, only: [String] = [],
+                        observer: any RunObserver) -> Report {
+        let ran = TestRunner(tests: tests).notRun(because: reason, observer: observer)
+        return conclude(ran, tests: tests, only: only, startedAt: startedAt, dut: PCIInventory(source: .live, functions: []),
+                        observer: observer)
+    }
+
+    private func conclude(_ ran: RunnerOutcome, tests: [any CertificationTest], only: [String], startedAt: Date,
+                          dut: PCIInventory, observer: any RunObserver) -> Report {
         var status: RunStatus = only.isEmpty ? .completed : .partial
         if ran.abortReason != nil { status = .aborted }
         let selection = only.isEmpty ? nil : RunSelection(only: only, leftOut: Self.plan(for: profile).map(\.id)
             .filter { id in !tests.contains { $0.id == id } })
         return report(results: ran.results, status: status, selection: selection, startedAt: startedAt,
-                      dut: context.pci.baseline, observer: observer)
+                      dut: dut, observer: observer)
     }
 
     /// The report of `results`. The coverage joins every requirement of the profile to

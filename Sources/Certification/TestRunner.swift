@@ -54,10 +54,7 @@ public struct TestRunner: Sendable {
                     abortReason = "the run was interrupted"
                 }
                 if let abortReason {
-                    results += batch.map { test in
-                        report(test, TestOutcome(status: .skipped, message: "not run: the run was aborted (\(abortReason))"), startedAt: .now,
-                               observer: observer)
-                    }
+                    results += batch.map { report($0, Self.notRun(abortReason), startedAt: .now, observer: observer) }
                     continue
                 }
                 let ran = runBatch(batch, context: context, observer: observer)
@@ -81,6 +78,17 @@ public struct TestRunner: Sendable {
             results.append(report(check.test, ending.outcome, startedAt: check.started, observer: observer))
         }
         return RunnerOutcome(results: results, abortReason: abortReason)
+    }
+
+    /// Every check reported as not run, for a run that ended before they could run (their
+    /// run elsewhere, in a VM-testbed guest, never reported back).
+    public func notRun(because reason: String, observer: any RunObserver) -> RunnerOutcome {
+        RunnerOutcome(results: tests.map { report($0, Self.notRun(reason), startedAt: .now, observer: observer) },
+                      abortReason: reason)
+    }
+
+    private static func notRun(_ reason: String) -> TestOutcome {
+        TestOutcome(status: .skipped, message: "not run: the run was aborted (\(reason))")
     }
 
     private func report(_ test: any CertificationTest, _ outcome: TestOutcome, startedAt: ContinuousClock.Instant,

@@ -96,6 +96,8 @@ extension EmulatedCard {
         case (0x15b3, _): "mlx5_core"
         case (0x1dd8, _): "ionic"
         case (0x8086, _): "idpf"
+        // Virtio functions (QEMU's, as the VM testbed presents them) bind to the virtio PCI transport.
+        case (0x1af4, _): "virtio-pci"
         default: "dpucert-emulated"
         }
     }

@@ -89,14 +89,17 @@ public enum CommandRunner {
     }
 
     /// Starts a long-running command with stdin from /dev/null and stdout/stderr
-    /// appended to `logPath`; returns its pid. The caller reaps it (`reap`).
-    public static func spawnDetached(_ arguments: [String], logPath: String) throws(CommandError) -> pid_t {
+    /// appended to `logPath`; returns its pid. The caller reaps it (`reap`). With
+    /// `newSession` it runs in a session of its own, so a terminal's signals (Ctrl-C)
+    /// reach only us and we decide when it stops.
+    public static func spawnDetached(_ arguments: [String], logPath: String,
+                                     newSession: Bool = false) throws(CommandError) -> pid_t {
         do {
             let log = try SystemCall.check("open", logPath) {
                 open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             }
             defer { close(log) }
-            return try spawn(arguments, stdin: nil, stdout: log, stderr: log)
+            return try spawn(arguments, stdin: nil, stdout: log, stderr: log, newSession: newSession)
         } catch {
             throw CommandError(arguments: arguments, reason: .couldNotStart(error), standardError: "")
         }
@@ -178,7 +181,8 @@ public enum CommandRunner {
 
     // MARK: internals
 
-    private static func spawn(_ arguments: [String], stdin: Int32?, stdout: Int32, stderr: Int32) throws(SystemCallError) -> pid_t {
+    private static func spawn(_ arguments: [String], stdin: Int32?, stdout: Int32, stderr: Int32,
+                              newSession: Bool = false) throws(SystemCallError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -204,7 +208,8 @@ public enum CommandRunner {
         sigemptyset(&defaults)
         for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+                                 | (newSession ? dpucert_spawn_new_session_flag() : 0))
 
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }

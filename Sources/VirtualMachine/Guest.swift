@@ -38,7 +38,8 @@ public struct Guest: Sendable {
     public static func up(_ machine: VMMachine, name: String, faults: [VMFault], image: GuestImage,
                           acceleration: Acceleration, standing: Bool,
                           stateDirectory: String = defaultStateDirectory,
-                          bootTimeout: Duration = .seconds(180)) throws(VMError) -> Guest {
+                          bootTimeout: Duration = .seconds(180),
+                          isCancelled: @escaping () -> Bool = { false }) throws(VMError) -> Guest {
         guard isValidName(name) else { throw .invalidName(name) }
         guard let qemu = InstalledProgram.path(named: QEMUCommand.executable) else {
             throw .qemuMissing("\(QEMUCommand.executable) is not in PATH")
@@ -59,15 +60,15 @@ public struct Guest: Sendable {
             arguments[0] = qemu
             let pid: pid_t
             do {
-                pid = try CommandRunner.spawnDetached(arguments, logPath: directory + "/qemu.log")
+                pid = try CommandRunner.spawnDetached(arguments, logPath: directory + "/qemu.log", newSession: true)
             } catch {
                 throw .command(error)
             }
             state.qemu = ProcessIdentity.of(pid)
             guest = Guest(name: name, directory: directory, state: state)
             try guest.writeState()
-            try guest.awaitBoot(pid: pid, timeout: bootTimeout)
-            try guest.awaitAgent(timeout: bootTimeout)
+            try guest.awaitBoot(pid: pid, timeout: bootTimeout, isCancelled: isCancelled)
+            try guest.awaitAgent(timeout: bootTimeout, isCancelled: isCancelled)
             if standing {
                 state.owner = nil
                 guest = Guest(name: name, directory: directory, state: state)
@@ -209,7 +210,7 @@ public struct Guest: Sendable {
     // MARK: waiting
 
     /// Waits for the init to say the boot script ran (`ready`), and for it to have succeeded.
-    private func awaitBoot(pid: pid_t, timeout: Duration) throws(VMError) {
+    private func awaitBoot(pid: pid_t, timeout: Duration, isCancelled: () -> Bool) throws(VMError) {
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: share + "/ready") {
             if CommandRunner.reap(pid) != nil {
@@ -220,6 +221,7 @@ public struct Guest: Sendable {
             if ContinuousClock.now >= deadline {
                 throw .bootFailed(name: name, reason: "not ready within \(timeout)", console: Self.tail(of: consoleLog))
             }
+            if isCancelled() { throw .bootFailed(name: name, reason: "interrupted", console: "") }
             usleep(50_000)
         }
         let status = (try? String(contentsOfFile: share + "/boot.rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -230,10 +232,11 @@ public struct Guest: Sendable {
     }
 
     /// Waits for the guest's agent to answer a PING through the forwarded port.
-    private func awaitAgent(timeout: Duration) throws(VMError) {
+    private func awaitAgent(timeout: Duration, isCancelled: () -> Bool) throws(VMError) {
         let deadline = ContinuousClock.now + timeout
         var lastError = "no attempt"
         while ContinuousClock.now < deadline {
+            if isCancelled() { throw .agentUnreachable(name: name, reason: "interrupted") }
             do {
                 let client = try AgentClient.connect(to: controlEndpoint, tokenFile: tokenFile, timeout: .seconds(2))
                 defer { client.close() }

@@ -76,7 +76,10 @@ struct QEMUCommand {
     }
 
     var kernelCommandLine: String {
-        ["console=ttyS0", "intel_iommu=on", "iommu=pt", "panic=-1",
+        // Without multipath each controller's namespace is its own nvmeXnY, as on a host without NVMe-oF.
+        ["console=ttyS0", "intel_iommu=on", "iommu=pt", "panic=-1", "nvme_core.multipath=N",
+         // A guest that cannot mount its share powers off rather than wait at a console nobody reads.
+         "dpucert.noshell",
          "dpucert.mac=\(VMMachine.controlMAC)", "dpucert.ip=\(Self.guestControlAddress)/\(Self.guestControlPrefix)",
          "dpucert.gw=\(Self.guestGateway)", "dpucert.hostname=\(name)"].joined(separator: " ")
     }

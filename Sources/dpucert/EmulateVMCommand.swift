@@ -74,7 +74,8 @@ extension EmulateCommand {
 /// first, the acceleration said on the first line, the boot timed.
 enum GuestBoot {
     static func boot(profile: Profile, faults: [VMFault], name: String, standing: Bool, stateDirectory: String,
-                     say: (String) -> Void, command: String) throws -> (guest: Guest, seconds: Double) {
+                     isCancelled: @escaping () -> Bool = { false }, say: (String) -> Void,
+                     command: String) throws -> (guest: Guest, seconds: Double) {
         do throws(VMError) {
             let machine = try VMMachine.forProfile(profile, faults: faults)
             let image = try GuestImage.current()
@@ -85,7 +86,7 @@ enum GuestBoot {
             if !removed.isEmpty { say("dpucert: removed the leftovers of killed runs: guests \(removed.joined(separator: ", "))") }
             let start = ContinuousClock.now
             let guest = try Guest.up(machine, name: name, faults: faults, image: image, acceleration: acceleration,
-                                     standing: standing, stateDirectory: stateDirectory)
+                                     standing: standing, stateDirectory: stateDirectory, isCancelled: isCancelled)
             let seconds = (ContinuousClock.now - start).seconds
             say("dpucert: guest \(name) booted, agent ready in \(String(format: "%.1f", seconds)) s: "
                 + "\(machine.controllers.count) NVMe controller(s), \(machine.networkFunctions.count) virtio-net function(s)"

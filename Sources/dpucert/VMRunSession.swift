@@ -23,31 +23,48 @@ struct VMRunSession {
                            + "model the emulated tree or lab; the VM testbed injects VM faults only (`dpucert emulate faults`)")
         }
         let startedAt = Date()
-        let stateDirectory = arguments.vmStateDirectory.path
-        let guest: Guest
-        let ownsGuest = arguments.lab == nil
-        if let name = arguments.lab {
-            do {
-                guest = try Guest.attach(name: name, stateDirectory: stateDirectory)
-            } catch {
-                throw CLIError(error, command: "run --vm")
-            }
-            observer.say("dpucert: VM run of \(profile.id) in standing guest \(name) (\(guest.state.acceleration))"
-                          + (guest.state.faults.isEmpty ? "" : "; faults: " + guest.state.faults.map(\.name).joined(separator: ", ")))
-            if !faults.vm.isEmpty {
-                observer.say("dpucert: guest \(name) stands with the faults it was booted with; --fault is ignored")
-            }
-        } else {
-            let name = "vr" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
-            guest = try GuestBoot.boot(profile: profile, faults: faults.vm, name: name, standing: false,
-                                       stateDirectory: stateDirectory, say: observer.say, command: "run --vm").guest
-        }
-        defer { if ownsGuest { guest.down() } }
-
         let cancellation = CancellationFlag()
         let signals = RunSession.interruptHandlers(cancellation: cancellation, observer: observer)
         defer { signals.forEach { $0.cancel() } }
+        let delivery = ReportDelivery(arguments: arguments, profile: profile, observer: observer)
+        let guest: Guest
+        do {
+            guest = try obtainGuest(faults: faults.vm, cancellation: cancellation)
+        } catch where cancellation.isCancelled {
+            return try delivery.deliver(aborted(because: "interrupted before the guest was up", faults: faults.vm,
+                                                startedAt: startedAt))
+        }
+        defer { if arguments.lab == nil { guest.down() } }
+        let report = try run(in: guest, startedAt: startedAt, cancellation: cancellation)
+        return try delivery.deliver(hostView(of: report, faults: guest.state.faults))
+    }
 
+    /// The standing guest `--lab` names, or one booted for this run.
+    private func obtainGuest(faults: [VMFault], cancellation: CancellationFlag) throws -> Guest {
+        let stateDirectory = arguments.vmStateDirectory.path
+        guard let name = arguments.lab else {
+            let name = "vr" + String(UInt32.random(in: 0x10000...0xfffff), radix: 16)
+            return try GuestBoot.boot(profile: profile, faults: faults, name: name, standing: false,
+                                      stateDirectory: stateDirectory, isCancelled: { cancellation.isCancelled },
+                                      say: observer.say, command: "run --vm").guest
+        }
+        let guest: Guest
+        do {
+            guest = try Guest.attach(name: name, stateDirectory: stateDirectory)
+        } catch {
+            throw CLIError(error, command: "run --vm")
+        }
+        observer.say("dpucert: VM run of \(profile.id) in standing guest \(name) (\(guest.state.acceleration))"
+                     + (guest.state.faults.isEmpty ? "" : "; faults: " + guest.state.faults.map(\.name).joined(separator: ", ")))
+        if !faults.isEmpty {
+            observer.say("dpucert: guest \(name) stands with the faults it was booted with; --fault is ignored")
+        }
+        return guest
+    }
+
+    /// Stages this dpucert and the profile in the guest's share, runs the plan there with
+    /// the hardware backends, and brings its report back; an aborted one when it did not finish.
+    private func run(in guest: Guest, startedAt: Date, cancellation: CancellationFlag) throws -> Report {
         let folder: Guest.RunFolder
         do {
             folder = try guest.makeRunFolder(id: UUID().uuidString.lowercased())
@@ -58,21 +75,27 @@ struct VMRunSession {
             throw CLIError(.incomplete, command: "run --vm", "cannot stage the run in the guest's share: \(error)")
         }
         defer { guest.removeRunFolder(folder) }
-
         var command = folder.payload.guestCommand + ["run", "--profile", "profile.yaml", "--hardware", "--vm-guest", "--out", "out"]
         for pattern in arguments.only { command += ["--only", pattern] }
         if arguments.verbose { command.append("--verbose") }
         if arguments.quiet { command.append("--quiet") }
-        let report: Report
         do {
             let status = try guest.run(command, in: folder.guestPath, job: "run", timeout: Self.runTimeLimit,
                                        isCancelled: { cancellation.isCancelled }, output: { observer.say("  guest: " + $0) })
-            report = try guestReport(folder: folder, status: status)
+            return try guestReport(folder: folder, status: status)
         } catch {
             observer.say("dpucert: the guest's run did not finish: \(error)")
-            report = try aborted(startedAt: startedAt)
+            return try aborted(because: "the guest's run did not finish: \(Self.firstLine(of: error))", faults: guest.state.faults,
+                               startedAt: startedAt)
         }
-        return try ReportDelivery(arguments: arguments, profile: profile, observer: observer).deliver(hostView(of: report, faults: guest.state.faults))
+    }
+
+    /// A report marked aborted in which no check ran here.
+    private func aborted(because reason: String, faults: [VMFault], startedAt: Date) throws -> Report {
+        let run = CertificationRun(profile: profile, profileSHA256: try arguments.profileDigest(), mode: .vm,
+                                   faults: faults.map(\.name), commandLine: CommandLine.arguments, toolVersion: DPUCert.version)
+        return run.aborted(tests: TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only),
+                           because: reason, startedAt: startedAt, only: arguments.only, observer: observer)
     }
 
     /// The report the guest's run wrote; its exit status 2 (bad input) means there is none.
@@ -96,11 +119,7 @@ struct VMRunSession {
         return report
     }
 
-    /// A valid report marked aborted for a run whose guest never reported: nothing examined.
-    private func aborted(startedAt: Date) throws -> Report {
-        let run = CertificationRun(profile: profile, profileSHA256: try arguments.profileDigest(), mode: .vm, faults: arguments.fault,
-                                   commandLine: CommandLine.arguments, toolVersion: DPUCert.version)
-        return run.report(results: [], status: .aborted, startedAt: startedAt,
-                          dut: PCIInventory(source: .live, functions: []), observer: observer)
+    private static func firstLine(of error: any Error) -> String {
+        String("\(error)".prefix { $0 != "\n" })
     }
 }

@@ -1,6 +1,7 @@
 // TestGates: the requirements the test targets share, each with how to get it.
 import Foundation
 import Systems
+import VirtualMachine
 
 extension Requirement {
     /// Network namespaces (the emulated lab, probe benches): root and a working `ip netns add`.
@@ -34,6 +35,20 @@ extension Requirement {
         remedy: "run the tests on a Linux host or VM with sysfs at /sys"
     ) {
         FileManager.default.fileExists(atPath: "/sys/bus/pci/devices") ? nil : "no /sys/bus/pci/devices"
+    }
+
+    /// QEMU and a guest image for the VM testbed.
+    public static let vmTestbed = Requirement(
+        name: "the VM testbed (QEMU and a guest image)",
+        remedy: "apt-get install qemu-system-x86, then scripts/vm-guest build"
+    ) {
+        if InstalledProgram.path(named: "qemu-system-x86_64") == nil { return "qemu-system-x86_64 is not installed" }
+        do {
+            _ = try GuestImage.current()
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 
     public static let xmllint = program("xmllint", debianPackage: "libxml2-utils")

@@ -14,6 +14,10 @@
 /// module): the spawned program inherits no descriptor from `lowest` up.
 int dpucert_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 
+/// POSIX_SPAWN_SETSID (a GNU extension, hidden from Swift's Glibc module): the spawned
+/// program starts its own session, out of reach of the terminal's Ctrl-C.
+short dpucert_spawn_new_session_flag(void);
+
 /// setns(fd, CLONE_NEWNET): moves the calling thread into a network namespace.
 int dpucert_enter_network_namespace(int fd);
 
