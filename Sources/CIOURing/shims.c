@@ -17,7 +17,22 @@ struct io_uring *dpucert_uring_open(unsigned entries, int *error) {
         *error = ENOMEM;
         return NULL;
     }
-    int result = io_uring_queue_init(entries, ring, 0);
+    // Completions are reaped only by the thread that submits, and only when it enters
+    // the kernel to wait: COOP_TASKRUN spares it an interrupt per completion, and
+    // DEFER_TASKRUN (with SINGLE_ISSUER) runs completion work when it waits, as fio
+    // sets its rings up. Kernels older than 6.1 (or 5.19) refuse the flags: retry
+    // without them.
+    static const unsigned flag_sets[] = {
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int result = -EINVAL;
+    for (size_t index = 0; index < sizeof flag_sets / sizeof flag_sets[0] && result == -EINVAL; index++) {
+        struct io_uring_params params = {0};
+        params.flags = flag_sets[index];
+        result = io_uring_queue_init_params(entries, ring, &params);
+    }
     if (result < 0) {
         free(ring);
         *error = -result;
@@ -49,7 +64,9 @@ int dpucert_uring_submit_and_wait(struct io_uring *ring, unsigned wait_for) {
     // A signal may interrupt the wait after the submission went through; waiting
     // again submits nothing new and only waits.
     do {
-        result = io_uring_submit_and_wait(ring, wait_for);
+        // Without a wait, still enter with GETEVENTS: deferred completion work runs
+        // only when the kernel is entered for events.
+        result = wait_for == 0 ? io_uring_submit_and_get_events(ring) : io_uring_submit_and_wait(ring, wait_for);
     } while (result == -EINTR);
     return result;
 }

@@ -79,7 +79,8 @@ public struct BlockIOResult: Sendable, Hashable, Codable, CustomStringConvertibl
     public var totalBytes: Int
     public var limitedBy: BlockIOLimit
     /// p50, p90, p99, p99.9 and max (100) of the time from queueing an operation to
-    /// seeing it complete, in microseconds.
+    /// seeing it complete, in microseconds. Empty (and the mean 0) when no operation
+    /// completed in the measured window.
     public var latency: [LatencyPercentile]
     /// The whole latency distribution, for a percentile plot.
     public var latencyDistribution: [LatencyPercentile]
@@ -136,8 +137,11 @@ public struct BlockIOResult: Sendable, Hashable, Codable, CustomStringConvertibl
     public var description: String {
         let region = "\(job.path) [\(job.offset), +\(regionLength))"
         let engineText = engine.rawValue + (fallbackReason.map { " (fell back: \($0))" } ?? "")
-        let latencyText = latency.map { "\($0.percentile == 100 ? "max" : "p\(ThroughputResult.format($0.percentile))") "
-            + "\(ThroughputResult.format($0.microseconds)) us" }.joined(separator: ", ")
+        let latencyText = latency.isEmpty ? "none measured" : latency.map { point in
+            let name = point.percentile == 100 ? "max" : point.percentile == point.percentile.rounded()
+                ? "p\(Int(point.percentile))" : "p\(ThroughputResult.format(point.percentile))"
+            return "\(name) \(ThroughputResult.format(point.microseconds)) us"
+        }.joined(separator: ", ")
         return "\(job.shape) \(region): \(job.blockSize)-byte blocks, QD \(job.queueDepth), \(job.jobs) "
             + "job\(job.jobs == 1 ? "" : "s"), \(job.direct ? "direct" : "buffered"), \(engineText); "
             + "\(measured.evidenceText) measured after \(job.warmUp.evidenceText) warm-up (ended by \(limitedBy.rawValue)) → "

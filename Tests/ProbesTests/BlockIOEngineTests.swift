@@ -68,6 +68,24 @@ struct BlockIOEngineTests {
         }
     }
 
+    @Test("A run whose byte limit ends inside the warm-up measures nothing, says so, and still encodes")
+    func limitInsideWarmUp() throws {
+        try BlockIOScratch.withFile(size: 4 << 20) { path in
+            let job = BlockIOJob(path: path, direction: .read, pattern: .sequential, blockSize: 64 << 10, queueDepth: 4,
+                                 duration: .seconds(5), byteLimit: 1 << 20, warmUp: .seconds(5))
+            let started = ContinuousClock.now
+            let result = try job.run()
+            #expect(started.duration(to: .now) < .seconds(3))
+            #expect(result.limitedBy == .byteLimit && result.totalBytes == 1 << 20)
+            #expect(result.operations == 0 && result.bytes == 0 && result.measured == .zero)
+            #expect(result.latency.isEmpty && result.latencyDistribution.isEmpty && result.intervals.isEmpty)
+            #expect(result.mibPerSecond == 0 && result.iops == 0 && result.latencyMicroseconds(at: 99).isNaN)
+            #expect(result.description.contains("ended by byte-limit) → 0.0 MiB/s, 0 IOPS (0 operations, 0 bytes); latency none measured"))
+            let decoded = try JSONDecoder().decode(BlockIOResult.self, from: JSONEncoder().encode(result))
+            #expect(decoded == result)
+        }
+    }
+
     @Test("The byte limit is split between jobs and a random job stays inside its region")
     func randomWriteRegion() throws {
         try BlockIOScratch.withFile(size: 4 << 20, fill: 0) { path in

@@ -23,7 +23,9 @@ struct dpucert_uring_completion {
     int32_t result;
 };
 
-/// Sets up a ring of `entries` submission slots (io_uring_setup). Returns NULL with
+/// Sets up a ring of `entries` submission slots (io_uring_setup), to be submitted to
+/// and reaped by the calling thread only (completion work is deferred until it waits
+/// for completions, where the kernel allows it). Returns NULL with
 /// `*error` set to the positive errno (ENOSYS, EPERM, ENOMEM, EINVAL...) on failure.
 struct io_uring *dpucert_uring_open(unsigned entries, int *error);
 
@@ -36,8 +38,9 @@ void dpucert_uring_close(struct io_uring *ring);
 int dpucert_uring_queue(struct io_uring *ring, int write, int fd, void *buffer, unsigned length,
                         uint64_t offset, uint64_t user_data);
 
-/// Submits what is queued and waits until at least `wait_for` completions are ready.
-/// Returns the number submitted or a negative errno.
+/// Submits what is queued and waits until at least `wait_for` completions are ready;
+/// with 0, makes the completions that arrived visible without waiting. Returns the
+/// number submitted or a negative errno.
 int dpucert_uring_submit_and_wait(struct io_uring *ring, unsigned wait_for);
 
 /// Copies up to `capacity` ready completions into `completions` and marks them seen,
