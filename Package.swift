@@ -50,10 +50,17 @@ let package = Package(
             dependencies: ["CNetShims"],
             swiftSettings: swiftSettings
         ),
-        // Probes and measurements: reachability, port scans, neighbour discovery, traffic.
+        // liburing (io_uring) as a system library; the block-I/O calls Swift cannot make live in CIOURing.
+        .systemLibrary(
+            name: "CLibURing",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        .target(name: "CIOURing", dependencies: ["CLibURing"]),
+        // Probes and measurements: reachability, port scans, neighbour discovery, traffic, block I/O.
         .target(
             name: "Probes",
-            dependencies: ["Systems", "CNetShims", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["Systems", "CNetShims", "CIOURing", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: swiftSettings
         ),
         .target(

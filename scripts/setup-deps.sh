@@ -8,7 +8,8 @@ debian_packages=(
   libibverbs-dev librdmacm-dev rdma-core      # RDMA verbs and connection manager
   libxml2-utils                               # xmllint: JUnit schema validation in tests
   iproute2 nftables nmap iputils-ping procps  # emulated lab: namespaces, firewall, independent scanner, sysctl
-  iperf3 sockperf                             # scripts/bench: the traffic engines' yardsticks
+  liburing-dev                                # io_uring: the block I/O engine
+  iperf3 sockperf fio                         # scripts/bench: the traffic and block I/O engines' yardsticks
   qemu-system-x86                             # the VM testbed (guest image: scripts/vm-guest build)
 )
 python_packages=(junitparser xunitparser jsonschema rfc3339_validator)

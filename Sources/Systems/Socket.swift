@@ -63,6 +63,15 @@ package enum Errno {
         case EAGAIN: "EAGAIN"
         case EINPROGRESS: "EINPROGRESS"
         case EPROTO: "EPROTO"
+        case EIO: "EIO"
+        case ENOSPC: "ENOSPC"
+        case ENOSYS: "ENOSYS"
+        case EROFS: "EROFS"
+        case EBUSY: "EBUSY"
+        case EISDIR: "EISDIR"
+        case ENOTTY: "ENOTTY"
+        case ENOMEM: "ENOMEM"
+        case EFBIG: "EFBIG"
         default: "errno \(code)"
         }
     }
