@@ -26,6 +26,7 @@ public struct CertificationRun: Sendable {
     /// Every check the profile asks for, suites in order.
     public static func plan(for profile: Profile) -> [any CertificationTest] {
         PCISuite.tests(for: profile) + IsolationSuite.tests(for: profile) + NetworkSuite.tests(for: profile)
+            + StorageSuite.tests(for: profile)
     }
 
     /// Runs `tests` (the plan, or the part of it `--only` selected) and writes down what

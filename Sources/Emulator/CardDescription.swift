@@ -366,6 +366,8 @@ public struct EmulatedFunction: Sendable, Hashable {
     public var driver: String?
     public var iommuGroup: Int?
     public var netdevs: [String]
+    /// NVMe namespaces the function's controller shows the block layer.
+    public var blockDevices: [EmulatedBlockDevice]
     /// `irq` (INTx; MSI-X vectors do not show there).
     public var irq: UInt32
     /// Size of BAR0 (64-bit prefetchable, holds the MSI-X table), a power of two from 16 KiB
@@ -393,6 +395,7 @@ public struct EmulatedFunction: Sendable, Hashable {
         driver: String? = nil,
         iommuGroup: Int? = nil,
         netdevs: [String] = [],
+        blockDevices: [EmulatedBlockDevice] = [],
         irq: UInt32 = 16,
         barSize: UInt64 = 32 << 20
     ) {
@@ -416,6 +419,7 @@ public struct EmulatedFunction: Sendable, Hashable {
         self.driver = driver
         self.iommuGroup = iommuGroup
         self.netdevs = netdevs
+        self.blockDevices = blockDevices
         self.irq = irq
         self.barSize = barSize
     }
@@ -565,4 +569,47 @@ extension EmulatedFunction {
 func hex<Value: BinaryInteger>(_ value: Value, digits: Int) -> String {
     let text = String(value, radix: 16)
     return text.count >= digits ? text : String(repeating: "0", count: digits - text.count) + text
+}
+
+/// An NVMe namespace of an emulated storage function: the controller and block device
+/// the tree shows (`nvme/nvmeK/nvmeKn1`, `class/block/nvmeKn1`) and where its node
+/// (`dev/nvmeKn1`) leads: the file that serves the namespace's data, when one does.
+public struct EmulatedBlockDevice: Sendable, Hashable {
+    public var controller: String
+    public var name: String
+    public var sizeBytes: UInt64
+    public var logicalBlockSize: Int
+    public var model: String
+    public var serial: String
+    public var firmware: String
+    /// The file `dev/NAME` links to; nil: the tree has no node for it.
+    public var node: String?
+
+    public init(controller: String, name: String, sizeBytes: UInt64, logicalBlockSize: Int, model: String, serial: String,
+                firmware: String, node: String? = nil) {
+        self.controller = controller
+        self.name = name
+        self.sizeBytes = sizeBytes
+        self.logicalBlockSize = logicalBlockSize
+        self.model = model
+        self.serial = serial
+        self.firmware = firmware
+        self.node = node
+    }
+}
+
+extension EmulatedCard {
+    /// Every block device of the card's functions.
+    public var blockDevices: [EmulatedBlockDevice] { functions.flatMap(\.blockDevices) }
+
+    /// The card with each block device's node (`dev/NAME`) leading where `node` says.
+    public func withBlockDeviceNodes(_ node: (EmulatedBlockDevice) -> String?) -> EmulatedCard {
+        var card = self
+        for index in card.functions.indices {
+            for device in card.functions[index].blockDevices.indices {
+                card.functions[index].blockDevices[device].node = node(card.functions[index].blockDevices[device])
+            }
+        }
+        return card
+    }
 }

@@ -235,6 +235,33 @@ private struct TreeWriter {
         existingDirectories.insert(components)
     }
 
+    /// The namespace below its controller in the function's directory, its block-layer
+    /// attributes in `class/block/NAME` (as drivers/nvme/host and block/ print them) and its
+    /// node in `dev/`.
+    private mutating func writeBlockDevice(_ device: EmulatedBlockDevice, function: [String]) throws(EmulatorError) {
+        let controller = function + ["nvme", device.controller]
+        try ensureDirectory(controller + [device.name])
+        for (name, value) in [("model", device.model), ("serial", device.serial), ("firmware_rev", device.firmware)] {
+            try FileSystem.writeFile(absolute(controller + [name]), Array((value + "\n").utf8))
+        }
+        let block = ["class", "block", device.name]
+        try ensureDirectory(block + ["queue"])
+        let attributes = [
+            (["size"], "\(device.sizeBytes / 512)"), (["ro"], "0"),
+            (["queue", "logical_block_size"], "\(device.logicalBlockSize)"),
+            (["queue", "physical_block_size"], "\(device.logicalBlockSize)"),
+            (["queue", "nr_requests"], "1023"), (["queue", "rotational"], "0"), (["queue", "write_cache"], "write back"),
+        ]
+        for (name, value) in attributes {
+            try FileSystem.writeFile(absolute(block + name), Array((value + "\n").utf8))
+        }
+        try FileSystem.symlink(target: relativeLink(from: block, to: controller), at: absolute(block + ["device"]))
+        if let node = device.node {
+            try ensureDirectory(["dev"])
+            try FileSystem.symlink(target: node, at: absolute(["dev", device.name]))
+        }
+    }
+
     private static func groupDirectory(_ group: Int) -> [String] {
         ["kernel", "iommu_groups", "\(group)"]
     }
@@ -256,6 +283,9 @@ private struct TreeWriter {
             for netdev in entry.netdevs {
                 try FileSystem.makeDirectory(directory + "/net/" + netdev)
             }
+        }
+        for device in entry.blockDevices {
+            try writeBlockDevice(device, function: path)
         }
         let name = entry.address.description
         try FileSystem.symlink(target: relativeLink(from: ["devices"], to: path), at: absolute(["devices", name]))

@@ -22,6 +22,7 @@ extension EmulatedCard {
         var functions: [EmulatedFunction] = []
         var nextVFSlot = physicalFunctionCount           // function numbers after all PFs
         var nextIOMMUGroup = emulation.iommuGroupBase + physicalFunctionCount
+        var storageControllers = 0
         for (index, specification) in specifications.enumerated() {
             let address = EmulatedPCIAddress(domain: UInt32(start.domain), bus: start.bus,
                                              devfn: UInt8(truncatingIfNeeded: Int(start.device) << 3 + Int(start.function) + index))
@@ -32,6 +33,16 @@ extension EmulatedCard {
             } ?? EmulatedLink(maxSpeed: .gt8, maxWidth: 8)
             let driver = Self.driver(vendor: specification.match.vendor.value, role: specification.role)
             let netdev = specification.role == .network ? "enp\(start.bus)s0f\(index)np\(index)" : nil
+            var blockDevices: [EmulatedBlockDevice] = []
+            if specification.role == .storage {
+                let controller = "nvme\(storageControllers)"
+                storageControllers += 1
+                blockDevices.append(EmulatedBlockDevice(
+                    controller: controller, name: controller + "n1", sizeBytes: UInt64(emulation.storageBackingMiB) << 20,
+                    logicalBlockSize: profile.storage?.logicalBlockSize ?? 512, model: profile.model,
+                    serial: hex(Self.serialNumber(profile: profile.id, index: index), width: 16),
+                    firmware: profile.firmware.map { "\($0.minVersion)" } ?? "1.0"))
+            }
             var sriov: EmulatedSRIOV?
             if let requirement = specification.sriov {
                 let offset = requirement.firstVFOffset ?? (nextVFSlot - index)
@@ -76,7 +87,8 @@ extension EmulatedCard {
                 numaNode: emulation.numaNode,
                 driver: driver,
                 iommuGroup: emulation.iommuGroupBase + index,
-                netdevs: netdev.map { [$0] } ?? []))
+                netdevs: netdev.map { [$0] } ?? [],
+                blockDevices: blockDevices))
         }
         let firstLink = functions.first?.link ?? EmulatedLink(maxSpeed: .gt8, maxWidth: 8)
         let rootPort = EmulatedRootPort(

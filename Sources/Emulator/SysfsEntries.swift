@@ -11,6 +11,7 @@ struct SysfsEntry {
     /// Links inside the directory; targets are paths below the tree root.
     var links: [(name: String, target: [String])] = []
     var netdevs: [String] = []
+    var blockDevices: [EmulatedBlockDevice] = []
     var driver: String?
     var iommuGroup: Int?
 
@@ -144,6 +145,7 @@ extension CardLayout {
         }
         entry.files.append(("config", physicalFunctionConfig(index, enabledVFs: enabledVFs).bytes))
         entry.netdevs = function.netdevs
+        entry.blockDevices = function.blockDevices
         entry.driver = function.driver
         entry.iommuGroup = function.iommuGroup
         return entry

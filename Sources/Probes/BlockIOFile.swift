@@ -39,7 +39,8 @@ final class BlockTarget: Sendable {
 
     /// Opens `path` (never creating it) for reading or writing, with O_DIRECT when `direct`.
     static func open(_ path: String, writing: Bool, direct: Bool) throws(BlockIOError) -> BlockTarget {
-        var flags = (writing ? O_WRONLY : O_RDONLY) | O_CLOEXEC
+        // Read-write for writing: the integrity check reads back through the descriptor it wrote with.
+        var flags = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC
         if direct { flags |= dpucert_open_direct }
         let descriptor: Int32
         do {

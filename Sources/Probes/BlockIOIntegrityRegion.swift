@@ -47,6 +47,21 @@ public struct IntegrityRegion: Sendable, Hashable, Codable, CustomStringConverti
         try check(generation: generation)
         let target = try BlockTarget.open(path, writing: true, direct: direct)
         try checkFits(target, writing: true)
+        return try write(generation: generation, sync: sync, to: target)
+    }
+
+    /// Writes `generation`, syncs, and reads it back through the same open file: what the
+    /// device returns for data it acknowledged, before any close could lose a cache.
+    public func writeThenVerify(generation: UInt64, sync: IntegritySync = .fsync,
+                                findingsKept: Int = 16) throws(BlockIOError) -> (IntegrityWrite, IntegrityVerification) {
+        try check(generation: generation)
+        let target = try BlockTarget.open(path, writing: true, direct: direct)
+        try checkFits(target, writing: true)
+        let written = try write(generation: generation, sync: sync, to: target)
+        return (written, try verify(expecting: generation, findingsKept: findingsKept, from: target))
+    }
+
+    private func write(generation: UInt64, sync: IntegritySync, to target: BlockTarget) throws(BlockIOError) -> IntegrityWrite {
         let buffer = try chunkBuffer(target)
         let started = monotonicNanoseconds()
         var block = 0
@@ -73,6 +88,11 @@ public struct IntegrityRegion: Sendable, Hashable, Codable, CustomStringConverti
         try check(generation: generation)
         let target = try BlockTarget.open(path, writing: false, direct: direct)
         try checkFits(target, writing: false)
+        return try verify(expecting: generation, findingsKept: findingsKept, from: target)
+    }
+
+    private func verify(expecting generation: UInt64, findingsKept: Int,
+                        from target: BlockTarget) throws(BlockIOError) -> IntegrityVerification {
         let buffer = try chunkBuffer(target)
         let started = monotonicNanoseconds()
         var counts = IntegrityCounts()

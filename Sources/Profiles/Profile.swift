@@ -200,12 +200,27 @@ extension Profile {
         public static let mtuRange = 1280...9216
     }
 
-    /// Thresholds for the storage suite; absent ones are not tested.
+    /// Thresholds for the storage suite; absent ones are not tested. Every storage function
+    /// must show its block device, and data written to it must read back intact and survive
+    /// a flush, whatever thresholds are given.
     public struct StorageRequirements: Sendable, Hashable, Codable {
+        public static let defaultQueueDepth = 8
+
         public let minSeqReadMiBps: Double?
         public let minSeqWriteMiBps: Double?
         public let minRandReadIOPS: Int?
         public let maxReadLatencyP99us: Double?
+        public let minRandWriteIOPS: Int?
+        public let maxWriteLatencyP99us: Double?
+        /// The smallest size each storage function's block device may have.
+        public let minCapacityMiB: Int?
+        /// The logical block size the block devices must report (512 or 4096).
+        public let logicalBlockSize: Int?
+        /// Queue depth of the sequential jobs (the random ones run at 32).
+        public let queueDepth: Int
+        /// Whether the storage functions' block devices may be written directly; otherwise
+        /// write tests go to a scratch file on the device's mounted file system.
+        public let destructive: Bool
     }
 
     /// Thresholds for the RDMA suite; absent ones are not tested.

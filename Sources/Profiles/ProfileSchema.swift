@@ -390,16 +390,29 @@ struct ProfileSchema {
     }
 
     private func storage(_ value: YAMLValue, facts: PCIFacts?) -> Profile.StorageRequirements? {
-        let keys = ["minSeqReadMiBps", "minSeqWriteMiBps", "minRandReadIOPS", "maxReadLatencyP99us"]
-        guard let fields = thresholdFields(value, keys: keys, suite: "storage", role: .storage, facts: facts)
+        let keys = ["minSeqReadMiBps", "minSeqWriteMiBps", "minRandReadIOPS", "maxReadLatencyP99us", "minRandWriteIOPS",
+                    "maxWriteLatencyP99us", "minCapacityMiB", "logicalBlockSize"]
+        guard let fields = thresholdFields(value, keys: keys, extraKeys: ["queueDepth", "destructive"], suite: "storage",
+                                           role: .storage, facts: facts)
         else { return nil }
         let read = optional(fields.optional("minSeqReadMiBps"), yaml.positiveNumber)
         let write = optional(fields.optional("minSeqWriteMiBps"), yaml.positiveNumber)
         let iops = optional(fields.optional("minRandReadIOPS")) { yaml.integer($0, in: 1...100_000_000) }
         let latency = optional(fields.optional("maxReadLatencyP99us"), yaml.positiveNumber)
-        guard let read, let write, let iops, let latency else { return nil }
+        let writeIOPS = optional(fields.optional("minRandWriteIOPS")) { yaml.integer($0, in: 1...100_000_000) }
+        let writeLatency = optional(fields.optional("maxWriteLatencyP99us"), yaml.positiveNumber)
+        let capacity = optional(fields.optional("minCapacityMiB")) { yaml.integer($0, in: 1...(1 << 30), note: "MiB") }
+        let blockSize = optional(fields.optional("logicalBlockSize")) { yaml.integer($0, oneOf: [512, 4096], unit: "bytes") }
+        let queueDepth = defaulted(fields.optional("queueDepth"), Profile.StorageRequirements.defaultQueueDepth) {
+            yaml.integer($0, in: 1...1024)
+        }
+        let destructive = defaulted(fields.optional("destructive"), false) { yaml.boolean($0) }
+        guard let read, let write, let iops, let latency, let writeIOPS, let writeLatency, let capacity, let blockSize,
+              let queueDepth, let destructive else { return nil }
         return Profile.StorageRequirements(
-            minSeqReadMiBps: read, minSeqWriteMiBps: write, minRandReadIOPS: iops, maxReadLatencyP99us: latency)
+            minSeqReadMiBps: read, minSeqWriteMiBps: write, minRandReadIOPS: iops, maxReadLatencyP99us: latency,
+            minRandWriteIOPS: writeIOPS, maxWriteLatencyP99us: writeLatency, minCapacityMiB: capacity,
+            logicalBlockSize: blockSize, queueDepth: queueDepth, destructive: destructive)
     }
 
     private func rdma(_ value: YAMLValue, facts: PCIFacts?, totalPortSpeedGbps: Int?) -> Profile.RDMARequirements? {

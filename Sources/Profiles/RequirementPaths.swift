@@ -31,10 +31,17 @@ extension Profile {
                               ("maxVfThroughputSpreadPercent", network.maxVfThroughputSpreadPercent != nil)], in: "network")
         }
         if let storage {
-            paths += present([("minSeqReadMiBps", storage.minSeqReadMiBps != nil),
+            // The block devices, their data's integrity and flushes are required of any storage function.
+            paths.append("storage.devices")
+            paths += present([("minCapacityMiB", storage.minCapacityMiB != nil),
+                              ("logicalBlockSize", storage.logicalBlockSize != nil),
+                              ("minSeqReadMiBps", storage.minSeqReadMiBps != nil),
                               ("minSeqWriteMiBps", storage.minSeqWriteMiBps != nil),
                               ("minRandReadIOPS", storage.minRandReadIOPS != nil),
-                              ("maxReadLatencyP99us", storage.maxReadLatencyP99us != nil)], in: "storage")
+                              ("maxReadLatencyP99us", storage.maxReadLatencyP99us != nil),
+                              ("minRandWriteIOPS", storage.minRandWriteIOPS != nil),
+                              ("maxWriteLatencyP99us", storage.maxWriteLatencyP99us != nil)], in: "storage")
+            paths += ["storage.integrity", "storage.flush"]
         }
         if let rdma {
             paths += present([("minWriteBandwidthGbps", rdma.minWriteBandwidthGbps != nil),

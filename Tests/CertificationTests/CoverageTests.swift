@@ -61,7 +61,7 @@ struct CoverageTests {
         let report = certification(profile, mode: .emulated).report(
             results: [], status: .completed, startedAt: Date(), dut: PCIInventory(source: .live, functions: []))
         #expect(report.coverage.map(\.requirement) == profile.requirementPaths)
-        for entry in report.coverage where ["pci.", "isolation.", "network."].contains(where: entry.requirement.hasPrefix) {
+        for entry in report.coverage where ["pci.", "isolation.", "network.", "storage."].contains(where: entry.requirement.hasPrefix) {
             #expect(!entry.checks.isEmpty, "\(entry.requirement) has no check")
         }
         // Every check of the plan examines at least one requirement of the profile.
@@ -73,17 +73,15 @@ struct CoverageTests {
 
     @Test("a profile section no suite examines becomes skipped rows, and the run is inconclusive")
     func uncoveredSectionIsInconclusive() throws {
-        let profile = try profile(dropping: ["isolation", "network", "rdma", "firmware"])
+        let profile = try profile(dropping: ["isolation", "network", "storage", "firmware"])
         let fixture = try EmulatedPCIFixture(profile: profile)
         let report = certification(profile, mode: .emulated)
             .execute(tests: CertificationRun.plan(for: profile), context: fixture.context, observer: RecordingObserver())
         let unexamined = report.results.filter { $0.id.contains(".not-examined-") }
-        #expect(unexamined.map(\.id) == ["storage.not-examined-min-seq-read-mi-bps", "storage.not-examined-min-seq-write-mi-bps",
-                                         "storage.not-examined-min-rand-read-iops", "storage.not-examined-max-read-latency-p99us"])
-        #expect(unexamined.allSatisfy { $0.status == .skipped && $0.message.contains("no check of this run examines storage.") })
+        #expect(unexamined.map(\.id) == ["rdma.not-examined-min-write-bandwidth-gbps", "rdma.not-examined-max-send-latency-p99us"])
+        #expect(unexamined.allSatisfy { $0.status == .skipped && $0.message.contains("no check of this run examines rdma.") })
         #expect(report.results.filter { $0.suite == "pci" }.allSatisfy { $0.status == .passed })
-        #expect(report.unexamined.map(\.requirement) == ["storage.minSeqReadMiBps", "storage.minSeqWriteMiBps",
-                                                         "storage.minRandReadIOPS", "storage.maxReadLatencyP99us"])
+        #expect(report.unexamined.map(\.requirement) == ["rdma.minWriteBandwidthGbps", "rdma.maxSendLatencyP99us"])
         #expect(report.summary.verdict == .inconclusive)
         #expect(report.exitCode == .incomplete)
         #expect(throws: Never.self) { try report.validate() }

@@ -372,6 +372,22 @@ let brokenProfiles: [BrokenProfile] = [
             ExpectedDiagnostic(14, 7, "rdma", "the RDMA suite needs a function with role 'network'"),
         ]),
     BrokenProfile(
+        name: "storage keys out of range",
+        yaml: validProfileHead + """
+            pci:
+              functions:
+                - name: nvme
+                  role: storage
+                  match: {vendor: "1b36", device: "0010"}
+            storage: {minRandWriteIOPS: 0, logicalBlockSize: 1024, queueDepth: 0, destructive: maybe}
+            """,
+        expected: [
+            ExpectedDiagnostic(13, 29, "storage.minRandWriteIOPS", "expected an integer 1...100000000, found 0"),
+            ExpectedDiagnostic(13, 50, "storage.logicalBlockSize", "expected one of 512 or 4096 bytes, found 1024"),
+            ExpectedDiagnostic(13, 68, "storage.queueDepth", "expected an integer 1...1024, found 0"),
+            ExpectedDiagnostic(13, 84, "storage.destructive", "expected true or false"),
+        ]),
+    BrokenProfile(
         name: "management addresses that are not unicast",
         yaml: validProfileHead + networkFunction + """
             isolation:

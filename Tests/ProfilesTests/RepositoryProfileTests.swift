@@ -25,7 +25,7 @@ struct RepositoryProfileTests {
         #expect(
             repositoryProfileFiles() == [
                 "amd-pensando-dsc2-200.yaml", "emulated-smartnic.yaml", "intel-ipu-e2100.yaml",
-                "nvidia-bluefield-2-mbf2h516a.yaml", "nvidia-bluefield-3-b3220.yaml",
+                "nvidia-bluefield-2-mbf2h516a.yaml", "nvidia-bluefield-3-b3220.yaml", "vm-smartnic.yaml",
             ])
     }
 
