@@ -26,6 +26,13 @@ let package = Package(
             providers: [.apt(["libpci-dev"])]
         ),
         .target(name: "CPCIShims", dependencies: ["CLibPCI"]),
+        // libfuse 3 as a system library; the emulated namespace's FUSE server lives in CFUSENamespace.
+        .systemLibrary(
+            name: "CFUSE3",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        .target(name: "CFUSENamespace", dependencies: ["CFUSE3"]),
         .target(
             name: "Inventory",
             dependencies: ["CLibPCI", "CPCIShims"],
@@ -39,7 +46,7 @@ let package = Package(
         // Emulated cards on the PCI bus: config space, sysfs-shaped trees, SR-IOV, PCI faults.
         .target(
             name: "Emulator",
-            dependencies: ["Profiles", "Inventory"],
+            dependencies: ["Profiles", "Inventory", "CFUSENamespace", "Systems"],
             swiftSettings: swiftSettings
         ),
         // Linux networking calls Swift cannot reach through Glibc (setns, AF_PACKET, pipe2).

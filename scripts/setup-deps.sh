@@ -9,6 +9,7 @@ debian_packages=(
   libxml2-utils                               # xmllint: JUnit schema validation in tests
   iproute2 nftables nmap iputils-ping procps  # emulated lab: namespaces, firewall, independent scanner, sysctl
   liburing-dev                                # io_uring: the block I/O engine
+  libfuse3-dev fuse3                          # FUSE: the emulated NVMe namespace (fault injection below the file interface)
   iperf3 sockperf fio                         # scripts/bench: the traffic and block I/O engines' yardsticks
   qemu-system-x86                             # the VM testbed (guest image: scripts/vm-guest build)
 )

@@ -9,7 +9,7 @@ struct EmulateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emulate",
         abstract: "Build emulated devices from a profile.",
-        subcommands: [Sysfs.self, Fleet.self, Up.self, Down.self, VM.self, Faults.self]
+        subcommands: [Sysfs.self, Fleet.self, Up.self, Down.self, VM.self, Faults.self, Namespace.self]
     )
 
     struct Sysfs: ParsableCommand {
@@ -31,10 +31,11 @@ struct EmulateCommand: ParsableCommand {
             do {
                 let loaded = try ProfileLoader.load(path: profile)
                 let faults = try FaultSelection(names: fault)
-                guard faults.lab.isEmpty, faults.vm.isEmpty else {
+                guard faults.lab.isEmpty, faults.vm.isEmpty, faults.storage.isEmpty else {
                     throw CLIError(.input, command: "emulate sysfs",
-                                   "\((faults.lab.map(\.name) + faults.vm.map(\.name)).joined(separator: ", ")): lab and VM faults need "
-                                   + "a lab (`dpucert emulate up`) or a guest (`dpucert emulate vm up`); this writes only the PCI tree")
+                                   "\((faults.lab.map(\.name) + faults.storage.map(\.name) + faults.vm.map(\.name)).joined(separator: ", ")): "
+                                   + "lab, storage and VM faults need a lab (`dpucert emulate up`), a run (`dpucert run --fault`) or a guest "
+                                   + "(`dpucert emulate vm up`); this writes only the PCI tree")
                 }
                 let card = try EmulatedCard(profile: loaded).applying(faults.pci)
                 _ = try EmulatedSysfsTree.write([card], to: out)
@@ -102,8 +103,8 @@ struct EmulateCommand: ParsableCommand {
                 throw CLIError(.input, command: "emulate up", "\(faults.vm.map(\.name).joined(separator: ", ")) are VM faults; "
                                + "inject them with `emulate vm up` or `run --vm --fault`")
             }
-            guard faults.pci.isEmpty else {
-                throw CLIError(.input, command: "emulate up", "\(faults.pci.map(\.name).joined(separator: ", ")) are PCI faults; "
+            guard faults.pci.isEmpty, faults.storage.isEmpty else {
+                throw CLIError(.input, command: "emulate up", "\((faults.pci.map(\.name) + faults.storage.map(\.name)).joined(separator: ", ")) are PCI or storage faults; "
                                + "inject them with `emulate sysfs` or `run --fault`")
             }
             guard let spec = LabSpec(profile: loaded, name: name, agent: .thisExecutable) else {

@@ -38,8 +38,8 @@ extension EmulateCommand {
                     throw CLIError(.input, located: error.description)
                 }
                 let faults = try FaultSelection(names: fault)
-                guard faults.pci.isEmpty, faults.lab.isEmpty else {
-                    throw CLIError(.input, command: "emulate vm up", "\((faults.pci.map(\.name) + faults.lab.map(\.name)).joined(separator: ", ")) "
+                guard faults.emulatedOnly.isEmpty else {
+                    throw CLIError(.input, command: "emulate vm up", "\(faults.emulatedOnly.joined(separator: ", ")) "
                                    + "model the emulated tree or lab; a guest takes VM faults only")
                 }
                 let booted = try GuestBoot.boot(profile: loaded, faults: faults.vm, name: name, standing: true,

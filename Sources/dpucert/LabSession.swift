@@ -79,6 +79,10 @@ struct FaultSelection {
     var pci: [PCIFault] = []
     var lab: [LabFault] = []
     var vm: [VMFault] = []
+    var storage: [StorageFault] = []
+
+    /// Faults that only an emulated run can carry: the card's, its namespace's and the lab's.
+    var emulatedOnly: [String] { pci.map(\.name) + storage.map(\.name) + lab.map(\.name) }
 
     init(names: [String]) throws {
         for name in names {
@@ -88,6 +92,8 @@ struct FaultSelection {
                 lab.append(fault)
             } else if let fault = VMFault(rawValue: name) {
                 vm.append(fault)
+            } else if let fault = StorageFault(rawValue: name) {
+                storage.append(fault)
             } else {
                 throw CLIError(.input, command: nil,
                                "unknown fault '\(name)'; valid faults: \(Self.listing.map(\.name).joined(separator: ", "))")
@@ -99,6 +105,7 @@ struct FaultSelection {
     static var listing: [(name: String, domain: String, summary: String, breaks: [String])] {
         PCIFault.allCases.map { ($0.name, "pci", $0.summary, $0.brokenTestIDs) }
             + LabFault.allCases.map { ($0.name, "lab", $0.summary, $0.breaks) }
+            + StorageFault.allCases.map { ($0.name, "storage", $0.summary, $0.breaks) }
             + VMFault.allCases.map { ($0.name, "vm", $0.summary, $0.breaks) }
     }
 }

@@ -67,6 +67,10 @@ struct RunSession {
         guard faults.vm.isEmpty else {
             throw CLIError(.input, command: "run", "\(faults.vm.map(\.name).joined(separator: ", ")) are VM faults: they need --vm")
         }
+        guard faults.storage.count <= 1 else {
+            throw CLIError(.input, command: "run", "\(faults.storage.map(\.name).joined(separator: ", ")): the emulated namespace "
+                           + "carries one storage fault at a time")
+        }
         switch mode {
         case .hardware, .vm:
             let testbed = try hardwareTestbed()
@@ -76,15 +80,32 @@ struct RunSession {
                            testbed: testbed, teardown: {})
         case .emulated:
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
+            let card: EmulatedCard
+            do {
+                card = try EmulatedCard(profile: profile).applying(faults.pci)
+            } catch {
+                throw CLIError(.input, command: "run", "cannot emulate \(profile.id): \(error)")
+            }
+            let namespaces: NamespaceSession
+            let served: EmulatedCard
+            do {
+                (namespaces, served) = try NamespaceSession.start(for: card, fault: faults.storage.first, wanted: wantsNamespaces,
+                                                                  logger: logger)
+            } catch {
+                throw CLIError(.incomplete, command: "run", "cannot serve the emulated NVMe namespace: \(error)")
+            }
             let tree: EmulatedSysfsTree
             do {
-                let card = try EmulatedCard(profile: profile).applying(faults.pci)
-                tree = try EmulatedSysfsTree.write([card], to: root)
+                tree = try EmulatedSysfsTree.write([served], to: root)
             } catch {
+                namespaces.stop()
                 try? FileManager.default.removeItem(atPath: root)
                 throw CLIError(.input, command: "run", "cannot emulate \(profile.id): \(error)")
             }
-            let removeTree = { try? FileManager.default.removeItem(atPath: root) }
+            let removeTree = {
+                namespaces.stop()
+                try? FileManager.default.removeItem(atPath: root)
+            }
             let lab: LabSession
             do {
                 lab = try LabSession(profile: profile, attachTo: arguments.lab, faults: faults.lab, wanted: wantsTestbed,
@@ -117,6 +138,11 @@ struct RunSession {
         } catch {
             throw CLIError(.input, command: "run", "\(error)")
         }
+    }
+
+    /// Whether any storage check is in the plan (`--only` may leave them out).
+    private var wantsNamespaces: Bool {
+        !TestRunner.select(StorageSuite.tests(for: profile), only: arguments.only).isEmpty
     }
 
     /// Whether any check that needs a testbed (isolation, network) is in the plan

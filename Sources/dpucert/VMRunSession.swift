@@ -18,8 +18,8 @@ struct VMRunSession {
 
     func execute() throws -> Int32 {
         let faults = try FaultSelection(names: arguments.fault)
-        guard faults.pci.isEmpty, faults.lab.isEmpty else {
-            throw CLIError(.input, command: "run --vm", "\((faults.pci.map(\.name) + faults.lab.map(\.name)).joined(separator: ", ")) "
+        guard faults.emulatedOnly.isEmpty else {
+            throw CLIError(.input, command: "run --vm", "\(faults.emulatedOnly.joined(separator: ", ")) "
                            + "model the emulated tree or lab; the VM testbed injects VM faults only (`dpucert emulate faults`)")
         }
         let startedAt = Date()

@@ -15,7 +15,7 @@ struct CLIErrorTests {
          "dpucert emulate up: "),
         (["run", "--profile", profile, "--no-such-option"], 2, "Error: "),
         (["emulate", "sysfs", "--profile", profile, "--out", "/tmp/dpucert-e2e-unused", "--fault", "isolation-tenant-leak"], 2,
-         "dpucert emulate sysfs: isolation-tenant-leak: lab faults need a lab"),
+         "dpucert emulate sysfs: isolation-tenant-leak: lab, storage and VM faults need a lab"),
     ])
     func mapping(arguments: [String], status: Int32, prefix: String) throws {
         let result = try dpucert(arguments)

@@ -11,11 +11,11 @@ struct RunCommandTests {
         let folder = OutputFolder()
         let ctrf = folder.path + "/report.ctrf.json"
         let result = try dpucert(["run", "--profile", Self.profile, "--out", folder.path, "--ctrf", ctrf])
-        // The profile's storage, RDMA and firmware requirements have no check yet.
+        // The profile's RDMA and firmware requirements have no check yet.
         #expect(result.status == 3, "\(result.standardOutput)\(result.standardError)")
         #expect(result.standardOutput.hasPrefix("dpucert: EMULATED run"))
         #expect(result.standardOutput.contains("not examined to a conclusion"))
-        #expect(result.standardOutput.contains("storage.minSeqReadMiBps → no check: skipped"))
+        #expect(result.standardOutput.contains("rdma.minWriteBandwidthGbps → no check: skipped"))
         let report = try loadReport(folder.path)
         let summary = try #require(report["summary"] as? [String: Any])
         #expect(summary["verdict"] as? String == "inconclusive")
@@ -28,8 +28,13 @@ struct RunCommandTests {
         }
         let coverage = try #require(report["coverage"] as? [[String: Any]])
         let unexamined = coverage.filter { $0["outcome"] as? String != "passed" }.compactMap { $0["requirement"] as? String }
-        #expect(unexamined.allSatisfy { ["firmware", "storage", "rdma"].contains($0.prefix { $0 != "." }) }, "\(unexamined)")
-        #expect(unexamined.contains("storage.minSeqReadMiBps"))
+        #expect(unexamined.allSatisfy { ["firmware", "rdma"].contains($0.prefix { $0 != "." }) }, "\(unexamined)")
+        #expect(unexamined.contains("rdma.minWriteBandwidthGbps"))
+        // The storage suite examined the emulated namespace, served through FUSE: figures and charts.
+        let storage = results.filter { $0["suite"] as? String == "storage" }
+        #expect(storage.compactMap { $0["id"] as? String } == ["storage.discovery", "storage.seq-read", "storage.seq-write",
+                                                                "storage.rand-read", "storage.integrity", "storage.flush"])
+        #expect(storage.filter { !(($0["series"] as? [Any]) ?? []).isEmpty }.count == 3)
         // The network suite examined its section: its checks, figures and charts are in the report.
         let network = results.filter { $0["suite"] as? String == "network" && !(($0["id"] as? String)?.contains("not-examined") ?? true) }
         #expect(network.compactMap { $0["id"] as? String } == ["network.link-state", "network.mtu", "network.tcp-throughput",

@@ -10,6 +10,20 @@ extension Requirement {
         remedy: "run the tests as root with iproute2 and nftables installed (scripts/setup-deps.sh)",
         findProblem: NetworkNamespace.creationUnavailableReason)
 
+    /// FUSE, which serves the emulated NVMe namespace: /dev/fuse, the kernel's fuse file
+    /// system, and root to mount it.
+    public static let fuse = Requirement(
+        name: "FUSE",
+        remedy: "run the tests as root on a kernel with FUSE (modprobe fuse; in a container, pass --device /dev/fuse "
+            + "and allow mounting), with fuse3 and libfuse3-dev installed (scripts/setup-deps.sh)"
+    ) {
+        if geteuid() != 0 { return "not running as root" }
+        if !FileManager.default.fileExists(atPath: "/dev/fuse") { return "no /dev/fuse" }
+        let filesystems = (try? String(contentsOfFile: "/proc/filesystems", encoding: .utf8)) ?? ""
+        let listed = filesystems.split(separator: "\n").contains { $0.split(whereSeparator: \.isWhitespace).last == "fuse" }
+        return listed ? nil : "no fuse in /proc/filesystems"
+    }
+
     /// The third-party JUnit and CTRF schemas the reports are validated against.
     public static let sharedSchemas = Requirement(
         name: "the shared report schemas",
