@@ -97,6 +97,8 @@ public struct BlockIOJob: Sendable, Hashable, Codable {
     /// and the thread engine starts depth × jobs threads.
     public static let maximumQueueDepth = 1024
     public static let maximumJobs = 64
+    /// The most threads the thread engine starts (queue depth × jobs).
+    public static let maximumThreads = 1024
 
     /// "seq read", "rand write": the job's shape in evidence lines.
     public var shape: String { "\(pattern == .sequential ? "seq" : "rand") \(direction.rawValue)" }

@@ -23,9 +23,6 @@ extension BlockIOJob {
     /// gives up on the device (a healthy one completes them in milliseconds; the kernel's
     /// own NVMe timeout is 30 s).
     public static let completionGrace: Duration = .seconds(10)
-
-    /// The most threads the thread engine starts (queue depth × jobs).
-    public static let maximumThreads = 1024
 }
 
 /// The instants of a run, in CLOCK_MONOTONIC nanoseconds.
@@ -45,7 +42,8 @@ struct BlockIOTimeline: Sendable {
 /// byte limit, handed out as tickets so that a job's threads share one sequence.
 final class BlockIOJobShare: Sendable {
     let index: Int
-    /// The job's blocks: its slice (sequential) or the whole region (random), in bytes from the region's start.
+    /// The job's blocks, its slice (sequential) or the whole region (random): the byte
+    /// offset of the first in the file or device, and how many.
     let firstOffset: Int
     let blocks: Int
     let blockSize: Int
