@@ -1,4 +1,5 @@
 import Foundation
+import Profiles
 import Reports
 
 /// Why a command ended without its normal outcome. Commands throw it; `DPUCert.main`
@@ -39,4 +40,15 @@ struct CLIError: Error {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+extension CLIError {
+    /// The profile at `path`; one that cannot be loaded is an input error naming file, line and key.
+    static func loadProfile(_ path: String) throws -> Profile {
+        do {
+            return try ProfileLoader.load(path: path)
+        } catch {
+            throw CLIError(.input, located: error.description)
+        }
+    }
 }

@@ -92,12 +92,7 @@ struct EmulateCommand: ParsableCommand {
         @OptionGroup var stateDirectory: LabStateDirectoryOption
 
         func run() throws {
-            let loaded: Profile
-            do {
-                loaded = try ProfileLoader.load(path: profile)
-            } catch {
-                throw CLIError(.input, located: error.description)
-            }
+            let loaded = try CLIError.loadProfile(profile)
             let faults = try FaultSelection(names: fault)
             guard faults.vm.isEmpty else {
                 throw CLIError(.input, command: "emulate up", "\(faults.vm.map(\.name).joined(separator: ", ")) are VM faults; "

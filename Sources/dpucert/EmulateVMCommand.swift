@@ -31,12 +31,7 @@ extension EmulateCommand {
             @OptionGroup var stateDirectory: VMStateDirectoryOption
 
             func run() throws {
-                let loaded: Profile
-                do {
-                    loaded = try ProfileLoader.load(path: profile)
-                } catch {
-                    throw CLIError(.input, located: error.description)
-                }
+                let loaded = try CLIError.loadProfile(profile)
                 let faults = try FaultSelection(names: fault)
                 guard faults.emulatedOnly.isEmpty else {
                     throw CLIError(.input, command: "emulate vm up", "\(faults.emulatedOnly.joined(separator: ", ")) "

@@ -90,12 +90,7 @@ struct RunCommand: ParsableCommand {
             handler.logLevel = verbose ? .debug : .warning
             return handler
         }
-        let loaded: Profile
-        do {
-            loaded = try ProfileLoader.load(path: profile)
-        } catch {
-            throw CLIError(.input, located: error.description)
-        }
+        let loaded = try CLIError.loadProfile(profile)
         let observer = ConsoleObserver(detail: quiet ? .quiet : verbose ? .verbose : .normal)
         let code = vm ? try VMRunSession(arguments: self, profile: loaded, observer: observer).execute()
             : try RunSession(arguments: self, profile: loaded, observer: observer).execute()

@@ -191,17 +191,7 @@ enum NamespaceFixture {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    /// `dpucert` beside the test bundle (SwiftPM builds products and tests into one folder).
-    static let executable: String? = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("dpucert").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        let fallback = packageRoot + "/.build/debug/dpucert"
-        return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
-    }()
+    static let executable = BuiltProducts.executable(named: "dpucert")
 
     /// /var/tmp, which is on disk unless it is tmpfs here: then the build folder. A
     /// namespace's backing stands for media, and 64 MiB of it should not sit in memory.

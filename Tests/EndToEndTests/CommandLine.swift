@@ -7,17 +7,7 @@ import Testing
 enum Tooling {
     static let repositoryRoot = Paths.packageRoot.path
 
-    /// `dpucert` beside the test bundle (SwiftPM builds products and tests into one folder).
-    static let executable: String? = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let candidate = directory.appendingPathComponent("dpucert").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        let fallback = repositoryRoot + "/.build/debug/dpucert"
-        return FileManager.default.isExecutableFile(atPath: fallback) ? fallback : nil
-    }()
+    static let executable = BuiltProducts.executable(named: "dpucert")
 }
 
 extension Trait where Self == RequiresTrait {

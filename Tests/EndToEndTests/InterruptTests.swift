@@ -29,20 +29,27 @@ final class LiveOutput: @unchecked Sendable {
     }
 }
 
+/// Starts `dpucert` from the repository root with its standard output followed as it comes.
+func launchDpucert(_ arguments: [String]) throws -> (Process, LiveOutput) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(Tooling.executable))
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: Tooling.repositoryRoot)
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    let live = LiveOutput(output)
+    try process.run()
+    return (process, live)
+}
+
 @Suite("Interrupted runs", .runsDpucert, .requires(.networkNamespaces), .validatesReports)
 struct InterruptTests {
     @Test("SIGINT mid-check: exit 3, a complete valid report marked aborted, and the run's lab removed")
     func sigintMidRun() throws {
         let folder = OutputFolder()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Tooling.executable))
-        process.arguments = ["run", "--profile", "profiles/emulated-smartnic.yaml", "--out", folder.path, "--verbose"]
-        process.currentDirectoryURL = URL(fileURLWithPath: Tooling.repositoryRoot)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        let live = LiveOutput(output)
-        try process.run()
+        let (process, live) = try launchDpucert(["run", "--profile", "profiles/emulated-smartnic.yaml", "--out", folder.path,
+                                                 "--verbose"])
         defer { if process.isRunning { process.terminate() } }
 
         // The attack-surface scan takes seconds: interrupt it while it runs.

@@ -10,8 +10,9 @@ import Testing
        .validatesReports, .serialized)
 struct VMTestbedTests {
     static let profile = "profiles/vm-smartnic.yaml"
-    static let pciChecks = ["pci.functions-present", "pci.iommu-isolation", "pci.link-speed-width", "pci.msix-vectors",
-                            "pci.sriov-capability", "pci.sriov-enable"]
+    static let checks = ["pci.functions-present", "pci.iommu-isolation", "pci.link-speed-width", "pci.msix-vectors",
+                         "pci.sriov-capability", "pci.sriov-enable", "storage.discovery", "storage.flush", "storage.integrity",
+                         "storage.rand-read", "storage.rand-write", "storage.seq-read", "storage.seq-write"]
 
     /// The guests of one test: a state folder of its own, so nothing here meets another run's guest.
     final class Guests {
@@ -54,7 +55,7 @@ struct VMTestbedTests {
         init(_ description: String) { self.description = description }
     }
 
-    @Test("run --vm enables real VFs through the real kernel, reads them back with libpci and passes the PCI suite; nothing is left")
+    @Test("run --vm enables real VFs through the real kernel, reads them back with libpci, passes the PCI and storage suites on the real NVMe; nothing is left")
     func cleanRun() throws {
         let guests = Guests()
         let folder = OutputFolder()
@@ -67,13 +68,13 @@ struct VMTestbedTests {
         #expect(run["mode"] as? String == "vm" && summary["verdict"] as? String == "emulated-pass")
         #expect((run["kernel"] as? String)?.hasPrefix("Linux 6.1.") == true, "the guest's kernel: \(run["kernel"] ?? "none")")
         let results = try #require(report["results"] as? [[String: Any]])
-        #expect(results.compactMap { $0["id"] as? String }.sorted() == Self.pciChecks)
+        #expect(results.compactMap { $0["id"] as? String }.sorted() == Self.checks)
         #expect(results.allSatisfy { $0["status"] as? String == "passed" }, "\(results)")
         // The VFs the real kernel made, at QEMU's offset 1 and stride 1, each in an IOMMU group of its own.
         let enable = try #require(results.first { $0["id"] as? String == "pci.sriov-enable" })
         let evidence = (enable["evidence"] as? [String] ?? []).joined(separator: "\n")
         #expect(evidence.contains("0000:01:00.1") && evidence.contains("0000:01:00.2"), "\(evidence)")
-        try validateReports(in: folder.path, counts: (tests: 6, failures: 0, errors: 0, skipped: 0))
+        try validateReports(in: folder.path, counts: (tests: 13, failures: 0, errors: 0, skipped: 0))
         #expect(guests.left.isEmpty && guests.processes.isEmpty, "\(guests.left) \(guests.processes)")
     }
 
@@ -151,15 +152,7 @@ struct VMTestbedTests {
     func interrupted() throws {
         let guests = Guests()
         let folder = OutputFolder()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Tooling.executable))
-        process.arguments = ["run", "--vm", "--profile", Self.profile, "--out", folder.path] + guests.option
-        process.currentDirectoryURL = URL(fileURLWithPath: Tooling.repositoryRoot)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        let live = LiveOutput(output)
-        try process.run()
+        let (process, live) = try launchDpucert(["run", "--vm", "--profile", Self.profile, "--out", folder.path] + guests.option)
         defer { if process.isRunning { process.terminate() } }
         #expect(live.wait(for: "guest: dpucert: VM GUEST run", timeout: 300), "\(live.current)")
         process.interrupt()
@@ -167,22 +160,14 @@ struct VMTestbedTests {
         #expect(process.terminationStatus == 3, "\(live.current)")
         let report = try loadReport(folder.path)
         #expect((report["run"] as? [String: Any])?["status"] as? String == "aborted")
-        try validateReports(in: folder.path, counts: (tests: 6, failures: 0, errors: 0, skipped: 6))
+        try validateReports(in: folder.path, counts: (tests: 13, failures: 0, errors: 0, skipped: 13))
         #expect(guests.left.isEmpty && guests.processes.isEmpty, "\(guests.left) \(guests.processes)")
     }
 
     @Test("a run killed with SIGKILL leaves a guest that the next `emulate vm up` removes")
     func killed() throws {
         let guests = Guests()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Tooling.executable))
-        process.arguments = ["run", "--vm", "--profile", Self.profile, "--out", OutputFolder().path] + guests.option
-        process.currentDirectoryURL = URL(fileURLWithPath: Tooling.repositoryRoot)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        let live = LiveOutput(output)
-        try process.run()
+        let (process, live) = try launchDpucert(["run", "--vm", "--profile", Self.profile, "--out", OutputFolder().path] + guests.option)
         #expect(live.wait(for: "booted, agent ready", timeout: 300), "\(live.current)")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
