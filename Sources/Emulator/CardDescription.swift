@@ -602,6 +602,14 @@ extension EmulatedCard {
     /// Every block device of the card's functions.
     public var blockDevices: [EmulatedBlockDevice] { functions.flatMap(\.blockDevices) }
 
+    /// The card with the storage faults that act on the card itself applied.
+    public func applying(_ fault: StorageFault?) -> EmulatedCard {
+        guard fault == .namespaceMissing else { return self }
+        var card = self
+        for index in card.functions.indices { card.functions[index].blockDevices = [] }
+        return card
+    }
+
     /// The card with each block device's node (`dev/NAME`) leading where `node` says.
     public func withBlockDeviceNodes(_ node: (EmulatedBlockDevice) -> String?) -> EmulatedCard {
         var card = self

@@ -93,6 +93,8 @@ extension Optional where Wrapped == StorageFault {
         case .misdirectedWrite: DPUCERT_NAMESPACE_FAULT_MISDIRECTED_WRITE
         case .slow: DPUCERT_NAMESPACE_FAULT_SLOW
         case .lostFlush: DPUCERT_NAMESPACE_FAULT_LOST_FLUSH
+        // Applied to the card, which then has no namespace for a server to serve.
+        case .namespaceMissing: DPUCERT_NAMESPACE_FAULT_NONE
         }
     }
 }

@@ -8,6 +8,8 @@ public enum StorageFault: String, Sendable, Hashable, Codable, CaseIterable, Cus
     case misdirectedWrite = "storage-misdirected-write"
     case slow = "storage-slow"
     case lostFlush = "storage-lost-flush"
+    /// The controller shows no namespace: nothing for the block layer, nothing to serve.
+    case namespaceMissing = "storage-namespace-missing"
 
     /// The block size faults are decided on.
     public static let blockSize = 4096
@@ -34,6 +36,8 @@ public enum StorageFault: String, Sendable, Hashable, Codable, CaseIterable, Cus
             "the namespace serves one request at a time, each taking at least 4 ms, at most 8 MiB/s"
         case .lostFlush:
             "flush and fsync report success but nothing reaches the media: data written is gone once the namespace is closed"
+        case .namespaceMissing:
+            "the storage function's NVMe controller shows no namespace, so the host has no block device"
         }
     }
 
@@ -43,6 +47,7 @@ public enum StorageFault: String, Sendable, Hashable, Codable, CaseIterable, Cus
         case .corruption, .misdirectedWrite: ["storage.integrity"]
         case .slow: ["storage.seq-read", "storage.seq-write", "storage.rand-read", "storage.rand-write"]
         case .lostFlush: ["storage.flush"]
+        case .namespaceMissing: ["storage.discovery"]
         }
     }
 

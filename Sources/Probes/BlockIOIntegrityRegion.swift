@@ -118,11 +118,12 @@ public struct IntegrityRegion: Sendable, Hashable, Codable, CustomStringConverti
                                      readTime: .nanoseconds(Int64(monotonicNanoseconds() - started)))
     }
 
-    /// The flush check: writes `generation`, syncs, closes, opens the path again and
-    /// verifies. Every block must read back as written once the sync returned.
+    /// The flush check: writes `generation`, syncs, reads it back through the writing
+    /// descriptor, closes, opens the path again and verifies. A block that was intact
+    /// before the close must still be after it.
     public func checkFlush(generation: UInt64, sync: IntegritySync = .fsync) throws(BlockIOError) -> FlushCheck {
-        let write = try write(generation: generation, sync: sync)
-        return FlushCheck(write: write, verification: try verify(expecting: generation))
+        let (write, beforeClose) = try writeThenVerify(generation: generation, sync: sync)
+        return FlushCheck(write: write, beforeClose: beforeClose, verification: try verify(expecting: generation))
     }
 
     private func check(generation: UInt64) throws(BlockIOError) {
@@ -271,15 +272,25 @@ public struct IntegrityVerification: Sendable, Hashable, Codable, CustomStringCo
 /// What the flush check found: the write and its sync, then what a fresh open read back.
 public struct FlushCheck: Sendable, Hashable, Codable, CustomStringConvertible {
     public var write: IntegrityWrite
+    /// What read back through the writing descriptor after the sync.
+    public var beforeClose: IntegrityVerification
+    /// What read back after closing and opening again.
     public var verification: IntegrityVerification
 
-    public init(write: IntegrityWrite, verification: IntegrityVerification) {
+    public init(write: IntegrityWrite, beforeClose: IntegrityVerification, verification: IntegrityVerification) {
         self.write = write
+        self.beforeClose = beforeClose
         self.verification = verification
     }
 
-    /// Every block acknowledged by the sync read back after reopening.
-    public var survived: Bool { verification.intact }
+    /// Blocks intact before the close and not after it: what the close and reopen lost,
+    /// whatever they read back as (older data, nothing, garbage). Blocks already damaged
+    /// through the writing descriptor are the integrity check's finding, not a flush's.
+    public var lostBlocks: Int { max(0, beforeClose.counts.ok - verification.counts.ok) }
 
-    public var description: String { "\(write); after close and reopen: \(verification)" }
+    public var survived: Bool { lostBlocks == 0 }
+
+    public var description: String {
+        "\(write); before close: \(beforeClose); after close and reopen: \(verification)"
+    }
 }

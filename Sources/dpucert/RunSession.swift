@@ -82,7 +82,7 @@ struct RunSession {
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
             let card: EmulatedCard
             do {
-                card = try EmulatedCard(profile: profile).applying(faults.pci)
+                card = try EmulatedCard(profile: profile).applying(faults.pci).applying(faults.storage.first)
             } catch {
                 throw CLIError(.input, command: "run", "cannot emulate \(profile.id): \(error)")
             }

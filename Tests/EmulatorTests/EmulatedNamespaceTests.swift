@@ -11,7 +11,8 @@ struct EmulatedNamespaceTests {
     @Test("The fault table names each fault once and says which checks it breaks")
     func faultTable() throws {
         #expect(StorageFault.allCases.map(\.name)
-            == ["storage-corruption", "storage-misdirected-write", "storage-slow", "storage-lost-flush"])
+            == ["storage-corruption", "storage-misdirected-write", "storage-slow", "storage-lost-flush",
+                "storage-namespace-missing"])
         #expect(StorageFault.corruption.breaks == ["storage.integrity"])
         #expect(StorageFault.misdirectedWrite.breaks == ["storage.integrity"])
         #expect(StorageFault.slow.breaks == ["storage.seq-read", "storage.seq-write", "storage.rand-read", "storage.rand-write"])

@@ -46,10 +46,10 @@ struct StorageIntegrity: CertificationTest {
     }
 }
 
-/// `storage.flush`: a generation of the pattern written, synced (fsync), the file
-/// closed and opened again: every block acknowledged by the sync must read back at its
-/// generation. A block whose data reads back corrupted, or landed at another offset, was
-/// kept; that is `storage.integrity`'s finding, recorded here but not judged.
+/// `storage.flush`: a generation of the pattern written, synced (fsync), read back
+/// through the writing descriptor, the file closed and opened again: every block intact
+/// before the close must still be after it. Blocks already damaged before the close are
+/// `storage.integrity`'s finding, recorded here but not judged.
 struct StorageFlush: CertificationTest {
     let id = "storage.flush"
     let title = "Writes acknowledged by fsync on every storage device survive a close and reopen"
@@ -66,9 +66,7 @@ struct StorageFlush: CertificationTest {
             let region = IntegrityRegion(path: place.path, offset: offset, length: min(Self.regionBytes, place.length - offset),
                                          blockSize: 4096, runID: UInt64.random(in: 1...UInt64.max))
             let flush = try region.checkFlush(generation: 1)
-            let counts = flush.verification.counts
-            // A misdirected write leaves its own block behind at the old data: persisted, misplaced.
-            let lost = max(0, counts.stale + counts.unwritten - counts.misdirected)
+            let lost = flush.lostBlocks
             evidence.append("\(target.device.name): \(flush)")
             evidence += flush.verification.findings.map { "\(target.device.name): \($0)" }
             checks.append(Check("\(target.device.name) blocks lost across fsync, close and reopen", expected: "0 of \(region.blocks)",
