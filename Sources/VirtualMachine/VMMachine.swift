@@ -43,24 +43,23 @@ public struct VMMachine: Sendable, Hashable, Codable {
     /// The machine for `profile`, with `faults` applied. Throws `unpresentable` when a
     /// function the profile expects is no device QEMU has.
     public static func forProfile(_ profile: Profile, faults: [VMFault] = []) throws(VMError) -> VMMachine {
-        let expected = profile.expectedFunctions
-        let unpresentable = expected.filter { function in
-            !presentable.contains { $0.vendor == function.match.vendor.value && $0.device == function.match.device.value }
+        let expected = profile.expectedFunctions.map { function in
+            (function, presentable.first { $0.vendor == function.match.vendor.value && $0.device == function.match.device.value })
         }
+        let unpresentable = expected.filter { $0.1 == nil }.map(\.0)
         guard unpresentable.isEmpty else {
             throw .unpresentable(profile: profile.id, functions: unpresentable.map { "\($0.name) (\($0.match.vendor):\($0.match.device))" })
         }
         let namespaceMiB = profile.emulation?.storageBackingMiB ?? 64
         var controllers: [NVMeController] = []
         var networkFunctions: [NetworkFunction] = []
-        for function in expected {
+        for case let (function, model?) in expected {
             for _ in 0..<function.count {
-                if function.match.vendor.value == nvme.vendor && function.match.device.value == nvme.device {
+                if model == nvme {
                     controllers.append(NVMeController(function: function.name, serial: "dpucert\(controllers.count)",
                                                       maxVFs: function.sriov?.minTotalVFs, namespaceMiB: namespaceMiB))
                 } else {
-                    let index = networkFunctions.count
-                    networkFunctions.append(NetworkFunction(function: function.name, mac: Self.mac(2 + index)))
+                    networkFunctions.append(NetworkFunction(function: function.name, mac: Self.mac(2 + networkFunctions.count)))
                 }
             }
         }

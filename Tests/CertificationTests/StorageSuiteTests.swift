@@ -3,6 +3,7 @@ import Foundation
 import Inventory
 import Profiles
 import Reports
+import Systems
 import Testing
 @testable import Certification
 
@@ -98,6 +99,22 @@ struct StorageSuiteTests {
         }
         let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: fixture.backing)).read(upToCount: 2048) ?? Data()
         #expect(head.count == 2048 && head[1080] == 0x53 && head.prefix(1024).allSatisfy { $0 == 0 })
+    }
+
+    @Test("a bus dump shows the storage function but no block layer: discovery is an error, never a pass")
+    func dumpHasNoBlockDevices() throws {
+        let profile = try ProfileLoader.load(path: repositoryRoot + "/profiles/emulated-smartnic.yaml")
+        let fixture = try EmulatedStorageFixture(profile: profile)
+        let dump = fixture.root + ".dump"
+        defer { try? FileManager.default.removeItem(atPath: dump) }
+        let text = try CommandRunner.run(["lspci", "-A", "linux-sysfs", "-O", "sysfs.path=\(fixture.root)", "-xxxx"]).standardOutput
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dump))
+        let bus = LibPCIBus(source: .dump(path: dump))
+        let context = TestContext(profile: profile, pci: PCIEnvironment(bus: bus, sriovControl: nil,
+                                                                        baseline: try InventoryReader(bus: bus).read()))
+        let discovery = try StorageDiscovery(function: #require(profile.function(role: .storage)), requirements: #require(profile.storage))
+            .run(context).withEvidenceRule()
+        #expect(discovery.status == .error && discovery.message.contains("describes no block devices"), "\(discovery.message)")
     }
 
     @Test("the block layer's description of the emulated namespace is read as the kernel's would be")
