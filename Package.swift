@@ -67,12 +67,25 @@ let package = Package(
         // Probes and measurements: reachability, port scans, neighbour discovery, traffic, block I/O.
         .target(
             name: "Probes",
-            dependencies: ["Systems", "CNetShims", "CIOURing", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["Systems", "CNetShims", "CIOURing", "Fabric", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: swiftSettings
+        ),
+        // libibverbs and librdmacm (rdma-core) as a system library; the verbs calls Swift cannot make live in CVerbsShims.
+        .systemLibrary(
+            name: "CVerbs",
+            pkgConfig: "libibverbs",
+            providers: [.apt(["libibverbs-dev", "librdmacm-dev"])]
+        ),
+        .target(name: "CVerbsShims", dependencies: ["CVerbs"]),
+        // Typed RDMA: devices, PDs, MRs, CQs, RC connections through the CM, work requests and completions.
+        .target(
+            name: "Fabric",
+            dependencies: ["CVerbs", "CVerbsShims", "Systems"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Agent",
-            dependencies: ["Systems", "Probes", "CNetShims"],
+            dependencies: ["Systems", "Probes", "CNetShims", "Fabric"],
             swiftSettings: swiftSettings
         ),
         // The testbed protocol the suites probe through, and the hardware testbed file.
@@ -100,7 +113,7 @@ let package = Package(
         ),
         .target(
             name: "Certification",
-            dependencies: ["Inventory", "Profiles", "Systems", "Probes", "Testbed", "Reports", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Inventory", "Profiles", "Systems", "Probes", "Testbed", "Reports", "Fabric", "Agent", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -127,6 +140,7 @@ let package = Package(
         .testTarget(name: "SystemsTests", dependencies: ["Systems", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "Systems", "TestGates"], swiftSettings: swiftSettings),
         .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Systems", "Profiles"], swiftSettings: swiftSettings),
+        .testTarget(name: "FabricTests", dependencies: ["Fabric"], swiftSettings: swiftSettings),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "Systems", "Probes"], swiftSettings: swiftSettings),
         .testTarget(name: "VirtualMachineTests", dependencies: ["VirtualMachine", "Profiles", "Systems", "TestGates"],
                     swiftSettings: swiftSettings),

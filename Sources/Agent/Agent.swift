@@ -20,15 +20,18 @@ public struct AgentConfiguration: Sendable, Hashable {
     /// The addresses the agent's probes leave from, at most one per family: on a
     /// multi-homed machine, the network the agent stands for. Empty: the route decides.
     public var probeSources: [IPAddress]
+    /// Faults the RDMA responder injects (a broken DPU's), for the VM testbed.
+    public var rdmaFaults: Set<RDMAResponderFault>
 
     public static var defaultTokenFile: String { DPUCertDirectories.configuration + "/agent.token" }
 
     public init(controlEndpoints: [SocketEndpoint], tokenFile: String = AgentConfiguration.defaultTokenFile,
-                services: [ManagementService] = [], probeSources: [IPAddress] = []) {
+                services: [ManagementService] = [], probeSources: [IPAddress] = [], rdmaFaults: Set<RDMAResponderFault> = []) {
         self.controlEndpoints = controlEndpoints
         self.tokenFile = tokenFile
         self.services = services
         self.probeSources = probeSources
+        self.rdmaFaults = rdmaFaults
     }
 }
 

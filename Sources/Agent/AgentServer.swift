@@ -1,4 +1,5 @@
 import CNetShims
+import Fabric
 import Foundation
 import Glibc
 import Probes
@@ -167,8 +168,16 @@ public final class AgentServer: Sendable {
     /// One control session; what it started ends with it.
     private final class Session: Sendable {
         private let ended = Atomic<Bool>(false)
+        /// The session's RDMA responder, stopped when the session ends.
+        let rdma = Mutex<RDMAResponder?>(nil)
         var hasEnded: Bool { ended.load(ordering: .acquiring) }
-        func end() { ended.store(true, ordering: .releasing) }
+        func end() {
+            ended.store(true, ordering: .releasing)
+            rdma.withLock { responder in
+                responder?.stop()
+                responder = nil
+            }
+        }
     }
 
     private func serveControl(_ socket: Socket) {
@@ -268,11 +277,59 @@ public final class AgentServer: Sendable {
                 try Prober.sweepUDP(address, ports: ports, from: .current, sources: configuration.probeSources,
                                     options: UDPSweepOptions(packetsPerSecond: rate))
             }, false)
+        case ("RDMA-RESPONDER", _), ("RDMA-REGISTER", _), ("RDMA-DEREGISTER", _), ("RDMA-FILL", _), ("RDMA-DIGEST", _):
+            return (respondRDMA(words, session: session), false)
         case ("NEIGHBOURS", 2):
             guard Self.isInterfaceName(words[1]) else { return ("ERR expected an interface name, found \(Self.oneLine(words[1]))", false) }
             return (Self.payloadReply { try Prober.discoverLinkNeighbours(on: words[1], from: .current) }, false)
         default:
             return ("ERR unknown command or wrong arguments: \(Self.oneLine(words.first ?? ""))", false)
+        }
+    }
+
+    /// The RDMA responder's commands (see `ControlProtocol`).
+    private func respondRDMA(_ words: [String], session: Session) -> String {
+        if words[0] == "RDMA-RESPONDER" {
+            guard words.count == 2, let address = IPAddress(words[1]) else {
+                return "ERR expected RDMA-RESPONDER <address>"
+            }
+            return session.rdma.withLock { current in
+                if current != nil { return "ERR this session's RDMA responder is already running" }
+                do {
+                    let responder = try RDMAResponder(address: address, faults: configuration.rdmaFaults)
+                    responder.start()
+                    current = responder
+                    return "OK \(responder.port) \(responder.closedPort) \(responder.device)"
+                } catch {
+                    return Self.refusal(error)
+                }
+            }
+        }
+        guard let responder = session.rdma.withLock({ $0 }) else { return "ERR no RDMA responder: send RDMA-RESPONDER first" }
+        do {
+            switch (words[0], words.count) {
+            case ("RDMA-REGISTER", 4):
+                guard let tenant = Int(words[1]), let bytes = Int(words[2]), let access = MemoryAccess(words[3]) else {
+                    return "ERR expected RDMA-REGISTER <tenant> <bytes> <access: none or local-write,remote-write,remote-read,remote-atomic>"
+                }
+                let (region, buffer) = try responder.register(tenant: tenant, bytes: bytes, access: access)
+                return "OK \(region) \(buffer.address) \(buffer.length) \(buffer.rkey)"
+            case ("RDMA-DEREGISTER", 2):
+                guard let region = Int(words[1]) else { return "ERR expected RDMA-DEREGISTER <region>" }
+                try responder.deregister(region)
+                return "OK"
+            case ("RDMA-FILL", 3):
+                guard let region = Int(words[1]), let seed = UInt64(words[2]) else { return "ERR expected RDMA-FILL <region> <seed>" }
+                try responder.fill(region, seed: seed)
+                return "OK"
+            case ("RDMA-DIGEST", 2):
+                guard let region = Int(words[1]) else { return "ERR expected RDMA-DIGEST <region>" }
+                return "OK \(try responder.digest(region))"
+            default:
+                return "ERR unknown command or wrong arguments: \(Self.oneLine(words[0]))"
+            }
+        } catch {
+            return Self.refusal(error)
         }
     }
 

@@ -20,6 +20,12 @@ import Systems
 ///     SCAN-TCP <address> <first>-<last> → OK <payload>    (PortScanResult)
 ///     SWEEP-UDP <address> <first>-<last> <datagrams/s> → OK <payload>   (UDPSweepResult)
 ///     NEIGHBOURS <interface>            → OK <payload>    (MulticastEchoResult of all-nodes echo)
+///     RDMA-RESPONDER <address>          → OK <port> <closed-port> <device>   (a CM listener on the address,
+///                                          and a port bound where nothing listens; both end with the session)
+///     RDMA-REGISTER <tenant> <bytes> <access> → OK <region> <address> <length> <rkey>   (in the tenant's PD)
+///     RDMA-DEREGISTER <region>          → OK
+///     RDMA-FILL <region> <seed>         → OK              (the region holds `RDMAPattern` of the seed)
+///     RDMA-DIGEST <region>              → OK <crc32c>     (of the region as it holds now)
 ///     QUIT                              → BYE, then close
 ///
 /// A `<payload>` is the base64 of a JSON document (`ControlPayload`). Probes run from

@@ -27,6 +27,7 @@ public struct CertificationRun: Sendable {
     public static func plan(for profile: Profile) -> [any CertificationTest] {
         PCISuite.tests(for: profile) + IsolationSuite.tests(for: profile) + NetworkSuite.tests(for: profile)
             + StorageSuite.tests(for: profile)
+            + RDMASuite.tests(for: profile)
     }
 
     /// Runs `tests` (the plan, or the part of it `--only` selected) and writes down what

@@ -2,6 +2,7 @@ import Foundation
 import Inventory
 import Profiles
 import Synchronization
+import Systems
 import Testbed
 
 /// A cancellation token, set once: by SIGINT/SIGTERM for the whole run, or by the
@@ -95,22 +96,67 @@ public struct TestbedEnvironment: Sendable {
     }
 }
 
+/// The agent whose RDMA responder the data-path checks drive (the peer across the wire).
+public struct RDMAPeer: Sendable, Hashable {
+    public var control: SocketEndpoint
+    public var tokenFile: String
+    /// The responder's address on its RDMA device.
+    public var address: IPAddress
+    /// The host's address on the device under test, where connections leave from; nil: the route decides.
+    public var source: IPAddress?
+
+    public init(control: SocketEndpoint, tokenFile: String, address: IPAddress, source: IPAddress?) {
+        self.control = control
+        self.tokenFile = tokenFile
+        self.address = address
+        self.source = source
+    }
+}
+
+/// The RDMA side of the run: the device under test and the peer, or why there is none.
+public struct RDMAEnvironment: Sendable, Hashable {
+    /// The device under test as the testbed names it; nil: the devices of the profile's network functions.
+    public var device: String?
+    public var peer: RDMAPeer?
+    /// Why the suite cannot run here at all (an emulated card has no RDMA device); nil where it can.
+    public var unavailableReason: String?
+    /// Why there is no peer, for the checks that need one.
+    public var noPeerReason: String
+
+    public init(device: String?, peer: RDMAPeer?, noPeerReason: String = "") {
+        self.device = device
+        self.peer = peer
+        self.unavailableReason = nil
+        self.noPeerReason = noPeerReason
+    }
+
+    public init(unavailable reason: String) {
+        self.device = nil
+        self.peer = nil
+        self.unavailableReason = reason
+        self.noPeerReason = reason
+    }
+}
+
 /// What a check is handed: the profile it verifies and the backends it may use.
 public struct TestContext: Sendable {
     public let profile: Profile
     public let pci: PCIEnvironment
     public let testbed: TestbedEnvironment
+    public let rdma: RDMAEnvironment
     /// The run's token, or within a check the check's own (set at its deadline too).
     let cancellation: CancellationFlag
     let progressSink: @Sendable (String) -> Void
 
     public init(profile: Profile, pci: PCIEnvironment,
                 testbed: TestbedEnvironment = TestbedEnvironment(unavailable: "no testbed was set up for this run"),
+                rdma: RDMAEnvironment = RDMAEnvironment(unavailable: "no RDMA device was set up for this run"),
                 cancellation: CancellationFlag = CancellationFlag(),
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.profile = profile
         self.pci = pci
         self.testbed = testbed
+        self.rdma = rdma
         self.cancellation = cancellation
         self.progressSink = progress
     }
@@ -122,6 +168,6 @@ public struct TestContext: Sendable {
 
     /// The context one check runs with: its own cancellation token and progress sink.
     func forTest(cancellation token: CancellationFlag, progress: @escaping @Sendable (String) -> Void) -> TestContext {
-        TestContext(profile: profile, pci: pci, testbed: testbed, cancellation: token, progress: progress)
+        TestContext(profile: profile, pci: pci, testbed: testbed, rdma: rdma, cancellation: token, progress: progress)
     }
 }

@@ -227,8 +227,14 @@ extension Profile {
     public struct RDMARequirements: Sendable, Hashable, Codable {
         public static let defaultMessageSizes = [65536]
 
+        /// RDMA WRITE bandwidth at the largest message size.
         public let minWriteBandwidthGbps: Double?
+        /// RDMA READ bandwidth at the largest message size.
+        public let minReadBandwidthGbps: Double?
+        /// SEND ping-pong latency (half the round trip) at the smallest message size.
         public let maxSendLatencyP99us: Double?
+        /// RDMA WRITE ping-pong latency (half the round trip) at the smallest message size.
+        public let maxWriteLatencyP99us: Double?
         /// Message sizes in bytes to measure at, ascending and unique.
         public let messageSizes: [Int]
     }

@@ -416,22 +416,27 @@ struct ProfileSchema {
     }
 
     private func rdma(_ value: YAMLValue, facts: PCIFacts?, totalPortSpeedGbps: Int?) -> Profile.RDMARequirements? {
-        let keys = ["minWriteBandwidthGbps", "maxSendLatencyP99us"]
+        let keys = ["minWriteBandwidthGbps", "minReadBandwidthGbps", "maxSendLatencyP99us", "maxWriteLatencyP99us"]
         guard let fields = thresholdFields(
             value, keys: keys, extraKeys: ["messageSizes"], suite: "RDMA", role: .network, facts: facts)
         else { return nil }
-        let bandwidth = optional(fields.optional("minWriteBandwidthGbps")) {
+        let writeBandwidth = optional(fields.optional("minWriteBandwidthGbps")) {
             throughput($0, totalPortSpeedGbps: totalPortSpeedGbps)
         }
-        let latency = optional(fields.optional("maxSendLatencyP99us"), yaml.positiveNumber)
+        let readBandwidth = optional(fields.optional("minReadBandwidthGbps")) {
+            throughput($0, totalPortSpeedGbps: totalPortSpeedGbps)
+        }
+        let sendLatency = optional(fields.optional("maxSendLatencyP99us"), yaml.positiveNumber)
+        let writeLatency = optional(fields.optional("maxWriteLatencyP99us"), yaml.positiveNumber)
         let messageSizes = defaulted(fields.optional("messageSizes"), Profile.RDMARequirements.defaultMessageSizes) {
             yaml.elements(
-                of: $0, nonEmpty: true, read: { yaml.integer($0, in: 1...(1 << 30), note: "bytes, at most 1 GiB") },
+                of: $0, nonEmpty: true, read: { yaml.integer($0, in: 1...(8 << 20), note: "bytes, at most 8 MiB") },
                 identity: { $0 }, duplicate: { "duplicate message size \($0)" })
         }
-        guard let bandwidth, let latency, let messageSizes else { return nil }
+        guard let writeBandwidth, let readBandwidth, let sendLatency, let writeLatency, let messageSizes else { return nil }
         return Profile.RDMARequirements(
-            minWriteBandwidthGbps: bandwidth, maxSendLatencyP99us: latency, messageSizes: messageSizes.sorted())
+            minWriteBandwidthGbps: writeBandwidth, minReadBandwidthGbps: readBandwidth, maxSendLatencyP99us: sendLatency,
+            maxWriteLatencyP99us: writeLatency, messageSizes: messageSizes.sorted())
     }
 
     /// A suite's section: known keys, at least one threshold, and a function to run the suite on.

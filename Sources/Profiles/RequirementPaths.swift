@@ -44,8 +44,13 @@ extension Profile {
             paths += ["storage.integrity", "storage.flush"]
         }
         if let rdma {
+            // The devices, connections, data integrity and the memory-protection model are required of any RDMA card.
+            paths += ["rdma.devices", "rdma.connection"]
             paths += present([("minWriteBandwidthGbps", rdma.minWriteBandwidthGbps != nil),
-                              ("maxSendLatencyP99us", rdma.maxSendLatencyP99us != nil)], in: "rdma")
+                              ("minReadBandwidthGbps", rdma.minReadBandwidthGbps != nil),
+                              ("maxSendLatencyP99us", rdma.maxSendLatencyP99us != nil),
+                              ("maxWriteLatencyP99us", rdma.maxWriteLatencyP99us != nil)], in: "rdma")
+            paths += ["rdma.integrity", "rdma.accessEnforcement", "rdma.pdIsolation", "rdma.qpRecovery"]
         }
         if let isolation {
             paths += ["isolation.management", "isolation.allowlist"]

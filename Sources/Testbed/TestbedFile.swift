@@ -17,6 +17,8 @@ public struct TestbedFile: Sendable, Hashable {
     public var oob: OOBNetwork
     public var peer: Peer
     public var tenants: [Tenant]
+    /// Where the RDMA suite's traffic goes; nil: the suite's data-path checks have no peer.
+    public var rdma: RDMA?
 
     /// The host under test: where the runner itself runs.
     public struct Host: Sendable, Hashable {
@@ -67,6 +69,16 @@ public struct TestbedFile: Sendable, Hashable {
         public var addresses: [IPAddress]
     }
 
+    /// The RDMA device under test and the peer's RDMA address, where `peer.agent` runs the responder.
+    public struct RDMA: Sendable, Hashable {
+        /// The host's RDMA device under test (`mlx5_0`); nil: those of the profile's network functions.
+        public var device: String?
+        /// The host's address on that device, where connections leave from; nil: the route decides.
+        public var hostAddress: IPAddress?
+        /// The peer's address on its RDMA device.
+        public var peerAddress: IPAddress
+    }
+
     /// A tenant (a VM or namespace owning a VF), probed from its own agent.
     public struct Tenant: Sendable, Hashable {
         public var agent: SocketEndpoint
@@ -98,7 +110,7 @@ struct TestbedSchema {
 
     func file(_ root: YAMLValue) -> TestbedFile? {
         guard let fields = yaml.fields(of: root, allowed: ["schemaVersion", "id", "agentTokenFile", "host", "dpu", "oob",
-                                                          "peer", "tenants"]) else { return nil }
+                                                          "peer", "tenants", "rdma"]) else { return nil }
         let version = fields.required("schemaVersion").flatMap {
             yaml.integer($0, in: TestbedFile.supportedSchemaVersion...TestbedFile.supportedSchemaVersion)
         }
@@ -109,11 +121,26 @@ struct TestbedSchema {
         let oob = fields.required("oob").flatMap(oob)
         let peer = fields.required("peer").flatMap(peer)
         let tenants = fields.optional("tenants").map { value in yaml.list(value)?.map(tenant) }
-        guard version != nil, let id, let token, let host, let dpu, let oob, let peer else { return nil }
+        let rdma = fields.optional("rdma").map(rdma)
+        guard version != nil, let id, let token, let host, let dpu, let oob, let peer, rdma.map({ $0 != nil }) ?? true else { return nil }
         guard let tenants = tenants.map({ $0.map { $0.compactMap { $0 } } }) ?? [] else {
             return nil
         }
-        return TestbedFile(id: id, agentTokenFile: token, host: host, dpu: dpu, oob: oob, peer: peer, tenants: tenants)
+        return TestbedFile(id: id, agentTokenFile: token, host: host, dpu: dpu, oob: oob, peer: peer, tenants: tenants,
+                           rdma: rdma ?? nil)
+    }
+
+    private func rdma(_ value: YAMLValue) -> TestbedFile.RDMA? {
+        guard let fields = yaml.fields(of: value, allowed: ["device", "hostAddress", "peerAddress"]) else { return nil }
+        let device = fields.optional("device").map { value in
+            yaml.parsed(value, expectation: "an RDMA device name (1-63 characters, no '/' or spaces)") { text in
+                (1...63).contains(text.utf8.count) && !text.contains(where: { $0 == "/" || $0.isWhitespace }) ? text : nil
+            }
+        }
+        let host = fields.optional("hostAddress").map { yaml.parsed($0, expectation: "an IPv4 or IPv6 address", parse: IPAddress.init) }
+        let peer = fields.required("peerAddress").flatMap { yaml.parsed($0, expectation: "an IPv4 or IPv6 address", parse: IPAddress.init) }
+        guard device.map({ $0 != nil }) ?? true, host.map({ $0 != nil }) ?? true, let peer else { return nil }
+        return TestbedFile.RDMA(device: device ?? nil, hostAddress: host ?? nil, peerAddress: peer)
     }
 
     private func host(_ value: YAMLValue) -> TestbedFile.Host? {

@@ -199,7 +199,7 @@ public struct Guest: Sendable {
             close(fd)
         }
         let payload = try GuestPayload.stage(into: share + "/boot", guestFolder: GuestScripts.share + "/boot")
-        let script = GuestScripts.boot(agent: payload.guestCommand)
+        let script = GuestScripts.boot(agent: payload.guestCommand, faults: state.faults)
         do {
             try Data(script.utf8).write(to: URL(fileURLWithPath: share + "/boot.sh"))
         } catch {

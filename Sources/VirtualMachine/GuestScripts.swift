@@ -6,10 +6,12 @@ public enum GuestScripts {
 
     /// Prepares QEMU's NVMe controllers for SR-IOV (QEMU 7.2 makes VFs that never come up
     /// unless the primary controller gives up its flexible resources before `sriov_numvfs`
-    /// is written) and starts the guest's agent on the control NIC.
-    static func boot(agent: [String]) -> String {
+    /// is written), lays the RDMA wire (`GuestRDMAWire`) and starts the guest's agent on
+    /// the control NIC, with the responder faults among `faults`.
+    static func boot(agent: [String], faults: [VMFault]) -> String {
         let agentCommand = (agent + ["agent", "--listen", "\(QEMUCommand.guestControlAddress):\(QEMUCommand.guestAgentPort)",
-                                     "--token-file", "\(share)/agent.token"]).map(quoted).joined(separator: " ")
+                                     "--token-file", "\(share)/agent.token"]
+                            + faults.compactMap(\.responderFault).flatMap { ["--rdma-fault", $0] }).map(quoted).joined(separator: " ")
         return """
         #!/bin/sh
         # Written by dpucert for this guest: the VM testbed's set-up inside the guest.
@@ -19,6 +21,7 @@ public enum GuestScripts {
             [ "$(cat "$device/sriov_totalvfs")" -gt 0 ] || continue
             nvme-sriov-prepare prepare "${device##*/}" || exit 1
         done
+        \(GuestRDMAWire.setUp(faults: faults))
         \(agentCommand) > \(share)/agent.log 2>&1 &
         exit 0
 

@@ -28,7 +28,15 @@ struct AgentCommand: ParsableCommand {
                                + "(repeatable, at most one per address family).", valueName: "ADDR"))
     var probeSource: [String] = []
 
+    @Option(name: .customLong("rdma-fault"),
+            help: ArgumentHelp("A fault the RDMA responder injects (ignore-access-flags, corruption); the VM testbed's.",
+                               visibility: .hidden))
+    var rdmaFault: [String] = []
+
     func validate() throws {
+        for name in rdmaFault where RDMAResponderFault(rawValue: name) == nil {
+            throw ValidationError("--rdma-fault: expected one of \(RDMAResponderFault.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(name)\"")
+        }
         if listen.isEmpty { throw ValidationError("give at least one --listen ADDR:PORT") }
         for text in listen where SocketEndpoint(text) == nil {
             throw ValidationError("--listen: expected ADDR:PORT or [IPV6]:PORT, found \"\(text)\"")
@@ -47,7 +55,8 @@ struct AgentCommand: ParsableCommand {
     func run() throws {
         let configuration = AgentConfiguration(controlEndpoints: listen.compactMap(SocketEndpoint.init),
                                                tokenFile: tokenFile, services: serve.compactMap(ManagementService.init),
-                                               probeSources: probeSource.compactMap(IPAddress.init))
+                                               probeSources: probeSource.compactMap(IPAddress.init),
+                                               rdmaFaults: Set(rdmaFault.compactMap(RDMAResponderFault.init)))
         do {
             try AgentServer.run(configuration: configuration)
         } catch let error as AgentError {

@@ -8,6 +8,7 @@ import Logging
 import Profiles
 import Reports
 import Testbed
+import VirtualMachine
 
 /// The composition root of `dpucert run`: decides hardware or emulation, builds the
 /// backends the checks use, runs the plan, writes the reports and tears down what it
@@ -24,6 +25,7 @@ struct RunSession {
         var bus: any PCIBus
         var sriovControl: (any SRIOVControl)?
         var testbed: TestbedEnvironment
+        var rdma: RDMAEnvironment
         var teardown: () -> Void
     }
 
@@ -47,6 +49,7 @@ struct RunSession {
             profile: profile,
             pci: PCIEnvironment(bus: backend.bus, sriovControl: backend.sriovControl, baseline: baseline),
             testbed: backend.testbed,
+            rdma: backend.rdma,
             cancellation: cancellation)
         logger.debug("baseline inventory: \(baseline.functions.count) functions from \(backend.bus.source)")
         let tests = TestRunner.select(CertificationRun.plan(for: profile), only: arguments.only)
@@ -77,7 +80,7 @@ struct RunSession {
             observer.say("dpucert: \(mode == .vm ? "VM GUEST" : "HARDWARE") run of \(profile.id) on this host's PCI bus"
                          + (testbed.available.map { "; \($0.summary)" } ?? ""))
             return Backend(mode: mode, bus: LibPCIBus(source: .live), sriovControl: SysfsSRIOVControl(),
-                           testbed: testbed, teardown: {})
+                           testbed: testbed, rdma: mode == .vm ? Self.vmRDMA : hardwareRDMA(testbed), teardown: {})
         case .emulated:
             let root = FileManager.default.temporaryDirectory.appendingPathComponent("dpucert-\(profile.id)-\(getpid())").path
             let card: EmulatedCard
@@ -119,11 +122,33 @@ struct RunSession {
                          + (arguments.fault.isEmpty ? "" : "; faults: " + arguments.fault.joined(separator: ", ")))
             return Backend(mode: .emulated, bus: LibPCIBus(source: .sysfs(root: root)),
                            sriovControl: EmulatedSRIOVControl(tree: tree), testbed: lab.environment,
+                           rdma: RDMAEnvironment(unavailable: "the emulated card has no RDMA device: the RDMA suite runs on "
+                                                 + "hardware (--hardware) or on the VM testbed's Soft-RoCE (--vm)"),
                            teardown: {
                                lab.tearDown()
                                removeTree()
                            })
         }
+    }
+
+    /// Inside the VM testbed's guest: the wire's host end under test, the guest's agent as the peer.
+    static let vmRDMA = RDMAEnvironment(
+        device: GuestRDMAWire.hostDevice,
+        peer: RDMAPeer(control: GuestRDMAWire.peerControl, tokenFile: GuestRDMAWire.peerTokenFile,
+                       address: GuestRDMAWire.peerAddress, source: GuestRDMAWire.hostAddress))
+
+    /// On hardware: the device and peer the testbed file's `rdma` section names, else the
+    /// devices of the profile's network functions and no peer.
+    private func hardwareRDMA(_ testbed: TestbedEnvironment) -> RDMAEnvironment {
+        guard let hardware = testbed.available as? HardwareTestbed else {
+            return RDMAEnvironment(device: nil, peer: nil, noPeerReason: testbed.unavailableReason)
+        }
+        guard let rdma = hardware.file.rdma else {
+            return RDMAEnvironment(device: nil, peer: nil,
+                                   noPeerReason: "the testbed file \(hardware.path) has no rdma section naming the peer's address")
+        }
+        return RDMAEnvironment(device: rdma.device, peer: RDMAPeer(control: hardware.file.peer.agent, tokenFile: hardware.file.agentTokenFile,
+                                                                    address: rdma.peerAddress, source: rdma.hostAddress))
     }
 
     /// The testbed file's testbed, or why there is none; a file that cannot be loaded is

@@ -12,7 +12,10 @@ struct VMTestbedTests {
     static let profile = "profiles/vm-smartnic.yaml"
     static let checks = ["pci.functions-present", "pci.iommu-isolation", "pci.link-speed-width", "pci.msix-vectors",
                          "pci.sriov-capability", "pci.sriov-enable", "storage.discovery", "storage.flush", "storage.integrity",
-                         "storage.rand-read", "storage.rand-write", "storage.seq-read", "storage.seq-write"]
+                         "storage.rand-read", "storage.rand-write", "storage.seq-read", "storage.seq-write"] + Self.rdmaChecks
+    static let rdmaChecks = ["rdma.access-enforcement", "rdma.cm-connect", "rdma.data-integrity", "rdma.device-ports",
+                             "rdma.pd-isolation", "rdma.qp-recovery", "rdma.read-bandwidth", "rdma.send-latency",
+                             "rdma.write-bandwidth", "rdma.write-latency"]
 
     /// The guests of one test: a state folder of its own, so nothing here meets another run's guest.
     final class Guests {
@@ -55,7 +58,7 @@ struct VMTestbedTests {
         init(_ description: String) { self.description = description }
     }
 
-    @Test("run --vm enables real VFs through the real kernel, reads them back with libpci, passes the PCI and storage suites on the real NVMe; nothing is left")
+    @Test("run --vm enables real VFs through the real kernel, reads them back with libpci, passes the PCI and storage suites on the real NVMe and the RDMA suite over Soft-RoCE; nothing is left")
     func cleanRun() throws {
         let guests = Guests()
         let folder = OutputFolder()
@@ -68,13 +71,18 @@ struct VMTestbedTests {
         #expect(run["mode"] as? String == "vm" && summary["verdict"] as? String == "emulated-pass")
         #expect((run["kernel"] as? String)?.hasPrefix("Linux 6.1.") == true, "the guest's kernel: \(run["kernel"] ?? "none")")
         let results = try #require(report["results"] as? [[String: Any]])
-        #expect(results.compactMap { $0["id"] as? String }.sorted() == Self.checks)
+        #expect(results.compactMap { $0["id"] as? String }.sorted() == Self.checks.sorted())
         #expect(results.allSatisfy { $0["status"] as? String == "passed" }, "\(results)")
         // The VFs the real kernel made, at QEMU's offset 1 and stride 1, each in an IOMMU group of its own.
         let enable = try #require(results.first { $0["id"] as? String == "pci.sriov-enable" })
         let evidence = (enable["evidence"] as? [String] ?? []).joined(separator: "\n")
         #expect(evidence.contains("0000:01:00.1") && evidence.contains("0000:01:00.2"), "\(evidence)")
-        try validateReports(in: folder.path, counts: (tests: 13, failures: 0, errors: 0, skipped: 0))
+        // The RDMA figures carry their perftest parameters, and the charts their series.
+        let bandwidth = try #require(results.first { $0["id"] as? String == "rdma.write-bandwidth" })
+        #expect((bandwidth["evidence"] as? [String] ?? []).contains { $0.contains("TX depth 128") }, "\(bandwidth)")
+        let series = bandwidth["series"] as? [[String: Any]] ?? []
+        #expect((series.first?["points"] as? [Any])?.count == 23, "the sweep from 2 B to 8 MiB: \(series)")
+        try validateReports(in: folder.path, counts: (tests: Self.checks.count, failures: 0, errors: 0, skipped: 0))
         #expect(guests.left.isEmpty && guests.processes.isEmpty, "\(guests.left) \(guests.processes)")
     }
 
@@ -92,6 +100,23 @@ struct VMTestbedTests {
         let failed = results.filter { $0["status"] as? String == "failed" }.compactMap { $0["id"] as? String }
         #expect(failed == [check], "\(results)")
         #expect((report["run"] as? [String: Any])?["faults"] as? [String] == [name])
+        #expect(guests.left.isEmpty && guests.processes.isEmpty)
+    }
+
+    @Test("each RDMA fault, injected on the responder's side, turns exactly its RDMA checks red over Soft-RoCE", arguments: [
+        ("rdma-ignore-access-flags", ["rdma.access-enforcement"]), ("rdma-corruption", ["rdma.data-integrity"]),
+        ("rdma-port-down", VMTestbedTests.rdmaChecks), ("rdma-slow", ["rdma.read-bandwidth", "rdma.write-bandwidth"]),
+    ])
+    func rdmaFault(name: String, red: [String]) throws {
+        let guests = Guests()
+        let folder = OutputFolder()
+        let result = try dpucert(["run", "--vm", "--profile", Self.profile, "--only", "rdma.*", "--fault", name, "--out", folder.path]
+                                 + guests.option, timeout: 600)
+        #expect(result.status == 1, "\(result.combined)")
+        let results = try #require(try loadReport(folder.path)["results"] as? [[String: Any]])
+        let notPassed = results.filter { $0["status"] as? String != "passed" }.compactMap { $0["id"] as? String }.sorted()
+        #expect(notPassed == red.sorted(), "\(results.map { "\($0["id"] ?? "") \($0["status"] ?? ""): \($0["message"] ?? "")" })")
+        #expect(results.contains { $0["status"] as? String == "failed" }, "a fault is a defect found, not only checks that could not run")
         #expect(guests.left.isEmpty && guests.processes.isEmpty)
     }
 

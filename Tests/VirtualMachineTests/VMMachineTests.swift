@@ -64,7 +64,8 @@ struct VMMachineTests {
     @Test("fault names: known ones parse, an unknown one lists the known")
     func faultNames() throws {
         #expect(try VMFault(name: "vm-vf-shortfall") == .vfShortfall)
-        #expect(throws: VMError.unknownFault("vm-nope", known: ["vm-vf-shortfall", "vm-missing-function"])) {
+        #expect(throws: VMError.unknownFault("vm-nope", known: ["vm-vf-shortfall", "vm-missing-function", "rdma-ignore-access-flags",
+                                                                "rdma-corruption", "rdma-port-down", "rdma-slow"])) {
             try VMFault(name: "vm-nope")
         }
     }
