@@ -127,7 +127,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The report writers' and traffic engines' figures for scripts/bench; not shipped.
-        .executableTarget(name: "dpucert-bench", dependencies: ["Reports", "Lab", "Probes", "Systems", "Testbed"],
+        .executableTarget(name: "dpucert-bench", dependencies: ["Reports", "Lab", "Probes", "Systems", "Testbed", "Agent", "Fabric",
+                                                          "VirtualMachine"],
                           swiftSettings: swiftSettings),
         // What a test needs from the machine (namespaces, shared/, external programs) and the trait gating it.
         .target(name: "TestGates", dependencies: ["Systems", "VirtualMachine"], path: "Tests/TestGates", swiftSettings: swiftSettings),

@@ -198,18 +198,7 @@ public final class RDMAConnection: @unchecked Sendable {
             throw error
         }
         let connection = try RDMAConnection(id: id, channel: channel, domain: domain, depth: depth)
-        let privateData = try request(connection)
-        let reads = UInt8(clamping: context.maxReadsOutstanding())
-        let connected: Int32 = privateData.withUnsafeBytes { data in
-            var parameters = rdma_conn_param()
-            parameters.private_data = data.baseAddress
-            parameters.private_data_len = UInt8(data.count)
-            parameters.initiator_depth = reads
-            parameters.responder_resources = reads
-            parameters.retry_count = 7
-            parameters.rnr_retry_count = 7
-            return rdma_connect(id, &parameters)
-        }
+        let connected = connection.withParameters(privateData: try request(connection)) { rdma_connect(id, $0) }
         guard connected == 0 else { throw FabricError.call("rdma_connect", subject, returned: connected) }
         let established = try channel.await(RDMA_CM_EVENT_ESTABLISHED, for: id, timeout: timeout, operation: "rdma_connect", subject: subject)
         connection.peerData = established.privateData
@@ -230,19 +219,27 @@ public final class RDMAConnection: @unchecked Sendable {
         let connection = try RDMAConnection(id: request.id, channel: nil, domain: domain, depth: depth)
         connection.peerData = request.privateData
         try prepare(connection)
+        let status = connection.withParameters(privateData: privateData) { rdma_accept(request.id, $0) }
+        guard status == 0 else { throw FabricError.call("rdma_accept", "", returned: status) }
+        connection.connected = true
+        return connection
+    }
+
+    /// The connection parameters both sides give the CM: `privateData`, as many RDMA READs
+    /// outstanding as the device allows (initiator and responder), and the most retries
+    /// (transport and receiver-not-ready) before a QP gives up.
+    private func withParameters(privateData: [UInt8], _ call: (UnsafeMutablePointer<rdma_conn_param>) -> Int32) -> Int32 {
         let reads = UInt8(clamping: domain.context.maxReadsOutstanding())
-        let status: Int32 = privateData.withUnsafeBytes { data in
+        return privateData.withUnsafeBytes { data in
             var parameters = rdma_conn_param()
             parameters.private_data = data.baseAddress
             parameters.private_data_len = UInt8(data.count)
             parameters.initiator_depth = reads
             parameters.responder_resources = reads
+            parameters.retry_count = 7
             parameters.rnr_retry_count = 7
-            return rdma_accept(request.id, &parameters)
+            return call(&parameters)
         }
-        guard status == 0 else { throw FabricError.call("rdma_accept", "", returned: status) }
-        connection.connected = true
-        return connection
     }
 
     /// Disconnects (the peer sees DISCONNECTED); the QP moves to ERROR and flushes.

@@ -23,7 +23,7 @@ public enum VMFault: String, Sendable, Hashable, Codable, CaseIterable {
         case .rdmaIgnoreAccessFlags: "the RDMA responder registers memory with more access than asked"
         case .rdmaCorruption: "the RDMA responder alters the buffers it holds, offers and echoes"
         case .rdmaPortDown: "the RDMA data-plane link is down"
-        case .rdmaSlow: "the RDMA data-plane link is rate-limited to \(GuestRDMAWire.slowRate)"
+        case .rdmaSlow: "the RDMA data-plane link is rate-limited far below the profile (netem, \(GuestRDMAWire.slowRate) each way)"
         }
     }
 

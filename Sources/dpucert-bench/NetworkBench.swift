@@ -88,7 +88,3 @@ private func sockperfMedian(_ prefix: [String], _ peer: String, messageSize: Int
     return value
 }
 
-private func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}

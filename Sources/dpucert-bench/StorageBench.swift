@@ -125,8 +125,3 @@ private func fileSystemType(of path: String) -> String? {
     return above.max { $0[1].count < $1[1].count }.map { String($0[2]) }
 }
 
-private func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return .nan }
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}

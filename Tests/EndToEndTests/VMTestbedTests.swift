@@ -80,8 +80,9 @@ struct VMTestbedTests {
         // The RDMA figures carry their perftest parameters, and the charts their series.
         let bandwidth = try #require(results.first { $0["id"] as? String == "rdma.write-bandwidth" })
         #expect((bandwidth["evidence"] as? [String] ?? []).contains { $0.contains("TX depth 128") }, "\(bandwidth)")
-        let series = bandwidth["series"] as? [[String: Any]] ?? []
-        #expect((series.first?["points"] as? [Any])?.count == 23, "the sweep from 2 B to 8 MiB: \(series)")
+        // The sweep from 2 B, up to 8 MiB unless one message would outlast its time bound on a loaded machine.
+        let points = (bandwidth["series"] as? [[String: Any]])?.first?["points"] as? [[String: Any]] ?? []
+        #expect(points.count >= 16 && points.first?["x"] as? Double == 2, "\(points)")
         try validateReports(in: folder.path, counts: (tests: Self.checks.count, failures: 0, errors: 0, skipped: 0))
         #expect(guests.left.isEmpty && guests.processes.isEmpty, "\(guests.left) \(guests.processes)")
     }
@@ -185,7 +186,7 @@ struct VMTestbedTests {
         #expect(process.terminationStatus == 3, "\(live.current)")
         let report = try loadReport(folder.path)
         #expect((report["run"] as? [String: Any])?["status"] as? String == "aborted")
-        try validateReports(in: folder.path, counts: (tests: 13, failures: 0, errors: 0, skipped: 13))
+        try validateReports(in: folder.path, counts: (tests: Self.checks.count, failures: 0, errors: 0, skipped: Self.checks.count))
         #expect(guests.left.isEmpty && guests.processes.isEmpty, "\(guests.left) \(guests.processes)")
     }
 

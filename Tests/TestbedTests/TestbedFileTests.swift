@@ -40,6 +40,7 @@ struct TestbedFileTests {
         #expect(topology.firewall?.location.site == .agent(dpuAgent))
         #expect(topology.hostChannel.mustBeClosed && topology.hostChannel.interface == "tmfifo_net0")
         #expect(testbed.summary == "hardware testbed lab3-bluefield2-rack12 (\(path))")
+        #expect(file.rdma?.device == "mlx5_0" && file.rdma?.peerAddress == file.peer.addresses.first)
     }
 
     @Test("without a firewall section the testbed offers no counters; link-local DPU addresses are scoped to the host link")
@@ -53,6 +54,14 @@ struct TestbedFileTests {
         #expect(topology.agent(.oob)?.control.map(\.description) == ["198.51.100.9:7471"])
     }
 
+    @Test("the rdma section names the device under test and the peer's RDMA address; without it there is none")
+    func rdma() throws {
+        #expect(try TestbedLoader.load(yaml: validTestbed, file: "t.yaml").rdma == nil)
+        let yaml = validTestbed + "rdma: {device: mlx5_0, hostAddress: \"192.0.2.5\", peerAddress: \"192.0.2.21\"}\n"
+        let rdma = try #require(try TestbedLoader.load(yaml: yaml, file: "t.yaml").rdma)
+        #expect(rdma.device == "mlx5_0" && rdma.hostAddress?.description == "192.0.2.5" && rdma.peerAddress.description == "192.0.2.21")
+    }
+
     @Test("every mistake is reported with line, column and key path", arguments: [
         ("schemaVersion: 1", "schemaVersion: 2", "1:16: schemaVersion"),
         ("id: bench-1", "id: Bench_1", "2:5: id"),
@@ -61,6 +70,8 @@ struct TestbedFileTests {
         ("managementAddresses: [\"198.51.100.21\"]", "managementAddresses: []", "8:24: dpu.managementAddresses"),
         ("peer: {agent: \"192.0.2.20:7471\", addresses: [\"192.0.2.20\"]}", "", "missing required key 'peer'"),
         ("host: {interface: ens1f0np0}", "host: {interface: \"a/b\"}", "4:19: host.interface: expected an interface name"),
+        ("peer: {agent", "rdma: {device: mlx5_0}\npeer: {agent", "rdma: missing required key 'peerAddress'"),
+        ("peer: {agent", "rdma: {peerAddress: \"192.0.2.300\"}\npeer: {agent", "10:21: rdma.peerAddress: expected an IPv4 or IPv6 address"),
     ])
     func mistakes(original: String, replacement: String, expected: String) throws {
         let yaml = validTestbed.replacingOccurrences(of: original, with: replacement)

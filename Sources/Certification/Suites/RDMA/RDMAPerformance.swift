@@ -6,9 +6,10 @@ import Profiles
 import Reports
 import Systems
 /// `rdma.write-bandwidth` and `rdma.read-bandwidth`: a message-size sweep from 2 B to
-/// 8 MiB as `ib_write_bw -a` runs it (each size bounded in messages and time), then a
-/// longer run at each of the profile's sizes; judged at the largest, in Gbit/s, with
-/// peak and message rate on record.
+/// 8 MiB as `ib_write_bw -a` runs it (each size bounded in messages and time, TX depth
+/// 128 unless the rate so far says fewer messages fill the time), then a longer run at
+/// each of the profile's sizes; judged at the largest, in Gbit/s, with peak and message
+/// rate on record.
 struct RDMABandwidthCheck: CertificationTest {
     let operation: RDMATransferParameters.Operation
     let minimumGbps: Double
@@ -38,14 +39,27 @@ struct RDMABandwidthCheck: CertificationTest {
             let connection = try session.connect(ResponderRequest(mode: .passive), depth: RDMASession.txDepth)
             let local = try MemoryRegion(connection.domain, bytes: largest, access: [.localWrite])
             var evidence = ["\(session.describe(connection)); responder region \(byteSize(largest)) rkey \(remote.buffer.rkey)"]
+            // Each size keeps in flight at most what the rate measured so far carries within
+            // the size's time bound, and the sweep ends where one message alone would outlast
+            // it: a slow link then shows as a low figure, not as a check that never ends.
             var sweep: [RDMABandwidthResult] = []
+            var bytesPerSecond: Double?
             for size in Self.sweep where !context.isCancelled {
-                sweep.append(try measure(connection, local, remote.buffer, size: size, iterations: Self.sweepIterations, time: Self.sweepTime))
+                if let rate = bytesPerSecond, Double(size) / rate > 10 * Self.sweepTime.seconds {
+                    evidence.append("the sweep ends before \(byteSize(size)): one message would take "
+                                    + "\(number(rounded(Double(size) / rate))) s at the rate measured so far")
+                    break
+                }
+                let result = try measure(connection, local, remote.buffer, size: size, iterations: Self.sweepIterations,
+                                         time: Self.sweepTime, rate: bytesPerSecond)
+                sweep.append(result)
+                bytesPerSecond = result.seconds > 0 ? Double(result.bytes) / result.seconds : nil
             }
             var judged: [RDMABandwidthResult] = []
             for size in messageSizes where !context.isCancelled {
                 context.progress("\(id): \(byteSize(size)) for up to \(Self.judgedTime)")
-                judged.append(try measure(connection, local, remote.buffer, size: size, iterations: Self.judgedIterations, time: Self.judgedTime))
+                judged.append(try measure(connection, local, remote.buffer, size: size, iterations: Self.judgedIterations,
+                                          time: Self.judgedTime, rate: bytesPerSecond))
             }
             guard let decisive = judged.last else { throw PositiveControlFailure("cancelled before the profile's sizes were measured") }
             let peak = (sweep + judged).max { $0.gigabitsPerSecond < $1.gigabitsPerSecond }!
@@ -72,11 +86,13 @@ struct RDMABandwidthCheck: CertificationTest {
         }
     }
 
+    /// One run at `size`: TX depth 128, lowered to what `rate` (bytes/s, when known) carries within `time`.
     private func measure(_ connection: RDMAConnection, _ local: MemoryRegion, _ remote: RemoteBuffer, size: Int,
-                         iterations: Int, time: Duration) throws -> RDMABandwidthResult {
-        try RDMAMeasurement.bandwidth(connection, local: local, remote: remote,
-                                      RDMATransferParameters(operation: operation, messageBytes: size, iterations: iterations,
-                                                             txDepth: RDMASession.txDepth, timeLimit: time))
+                         iterations: Int, time: Duration, rate: Double?) throws -> RDMABandwidthResult {
+        let depth = rate.map { min(RDMASession.txDepth, max(1, Int($0 * time.seconds / Double(size)))) } ?? RDMASession.txDepth
+        return try RDMAMeasurement.bandwidth(connection, local: local, remote: remote,
+                                             RDMATransferParameters(operation: operation, messageBytes: size, iterations: iterations,
+                                                                    txDepth: depth, timeLimit: time))
     }
 }
 

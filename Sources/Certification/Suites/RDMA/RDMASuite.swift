@@ -57,9 +57,16 @@ public enum RDMASuite {
                 "an RDMA device on the profile's network functions (\(addresses.sorted().joined(separator: ", ")))")
     }
 
-    /// Runs `body` with a responder started on the peer's agent for this check (it ends with the session).
+    /// Runs `body` with a responder started on the peer's agent for this check (it ends
+    /// with the session). A device under test without an active port fails fast: nothing
+    /// can cross it, and waiting out each connection's timeouts would only delay saying so.
     static func withResponder<Result>(_ context: TestContext, _ body: (RDMASession) throws -> Result) throws -> Result {
         guard let peer = context.rdma.peer else { throw PositiveControlFailure("no RDMA peer: \(context.rdma.noPeerReason)") }
+        let devices = try devicesUnderTest(context).devices
+        let inactive = devices.flatMap { device in device.ports.filter { !$0.isActive }.map { "\(device.name) port \($0.number) is \($0.state)" } }
+        if !devices.isEmpty && devices.allSatisfy({ !$0.ports.contains(where: \.isActive) }) {
+            throw PositiveControlFailure("no active port on the device under test: \(inactive.joined(separator: ", "))")
+        }
         let client = try AgentClient.connect(to: peer.control, tokenFile: peer.tokenFile)
         defer { client.close() }
         let endpoint = try client.startRDMAResponder(on: peer.address)
