@@ -214,22 +214,38 @@ final class RDMAResponder: @unchecked Sendable {
 
     /// Serves an echo connection until it closes: each arrival goes back as it came (or
     /// altered under the corruption fault). Spins while busy, sleeps on the CQ when idle.
+    /// An echo small enough to go inline leaves the buffer at once: its receive is
+    /// reposted straight away and only one send in `interval` is signaled, as perftest's
+    /// responder does; a larger one waits for its send's completion.
     private func echo(_ served: Served, request: ResponderRequest, buffer: MemoryRegion) {
         let connection = served.connection
         let sendFlag: UInt64 = 1 << 32
+        let interval = max(1, request.depth / 2)
+        let inlined = request.messageBytes <= connection.maxInline
+        var sent = 0
+        // Spins (the clock read only every few thousand empty polls: under emulation it costs
+        // more than a poll) until about 20 ms pass without work, then sleeps on the CQ.
+        var emptyPolls = 0
         var lastActivity = ContinuousClock.now
+        var idle = false
         while !served.closed.load(ordering: .acquiring) && !isStopping {
-            let idle = lastActivity.duration(to: .now) > .milliseconds(20)
             guard let completions = try? (idle ? connection.completions.wait(timeout: .milliseconds(100))
                                                : connection.completions.poll()) else { return }
-            if !completions.isEmpty { lastActivity = .now }
+            if completions.isEmpty {
+                emptyPolls += 1
+                if idle || emptyPolls % 4096 == 0 { idle = lastActivity.duration(to: .now) > .milliseconds(20) }
+            } else {
+                emptyPolls = 0
+                idle = false
+                lastActivity = .now
+            }
             for completion in completions {
                 guard completion.succeeded else { return }
                 let slot = Int(completion.workRequestID & 0xffff_ffff)
                 // A write-echo's data is where the host wrote it, at the buffer's start.
                 let offset = request.mode == .echoWrite ? 0 : slot * request.messageBytes
                 if completion.workRequestID & sendFlag != 0 {
-                    if request.mode == .echoSend {
+                    if request.mode == .echoSend && !inlined {
                         _ = try? connection.postReceive(buffer, offset: offset, length: request.messageBytes, id: UInt64(slot))
                     }
                     continue
@@ -238,15 +254,20 @@ final class RDMAResponder: @unchecked Sendable {
                 if length > 0 {
                     corrupt(UnsafeMutableRawBufferPointer(rebasing: buffer.buffer[offset..<offset + length]))
                 }
+                sent += 1
                 do {
                     switch request.mode {
                     case .echoSend:
-                        try connection.postSend(buffer, offset: offset, length: length, id: sendFlag | UInt64(slot))
+                        try connection.postSend(buffer, offset: offset, length: length, id: sendFlag | UInt64(slot),
+                                                signaled: !inlined || sent % interval == 0)
+                        if inlined {
+                            try connection.postReceive(buffer, offset: offset, length: request.messageBytes, id: UInt64(slot))
+                        }
                     case .echoWrite:
                         guard let reply = request.reply else { return }
                         try connection.postReceive(nil, id: UInt64(slot))
                         try connection.postWrite(buffer, offset: offset, length: length, to: reply, id: sendFlag | UInt64(slot),
-                                                 immediate: completion.immediate ?? 0)
+                                                 signaled: !inlined || sent % interval == 0, immediate: completion.immediate ?? 0)
                     case .passive:
                         return
                     }

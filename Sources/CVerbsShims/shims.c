@@ -30,7 +30,8 @@ int dpucert_poll_cq(struct ibv_cq *cq, int capacity, struct dpucert_completion *
 }
 
 int dpucert_post_send(struct ibv_qp *qp, uint64_t wr_id, uint32_t opcode, void *address, uint32_t length,
-                      uint32_t lkey, uint64_t remote_address, uint32_t rkey, uint32_t immediate, int signaled) {
+                      uint32_t lkey, uint64_t remote_address, uint32_t rkey, uint32_t immediate, int signaled,
+                      int inlined) {
     struct ibv_sge sge = {.addr = (uintptr_t)address, .length = length, .lkey = lkey};
     struct ibv_send_wr request;
     struct ibv_send_wr *bad = NULL;
@@ -39,7 +40,7 @@ int dpucert_post_send(struct ibv_qp *qp, uint64_t wr_id, uint32_t opcode, void *
     request.opcode = (enum ibv_wr_opcode)opcode;
     request.sg_list = address != NULL ? &sge : NULL;
     request.num_sge = address != NULL ? 1 : 0;
-    request.send_flags = signaled ? IBV_SEND_SIGNALED : 0;
+    request.send_flags = (signaled ? IBV_SEND_SIGNALED : 0) | (inlined ? IBV_SEND_INLINE : 0);
     request.imm_data = htonl(immediate);
     request.wr.rdma.remote_addr = remote_address;
     request.wr.rdma.rkey = rkey;

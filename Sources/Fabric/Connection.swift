@@ -114,7 +114,13 @@ public final class RDMAConnection: @unchecked Sendable {
     public let depth: Int
     /// What the peer put in its REP (active side) or REQ (passive side).
     public private(set) var peerData: [UInt8]
+    /// The largest payload a send carries inline (copied at post time); 0 where the device offers none.
+    public private(set) var maxInline = 0
     private var connected = false
+
+    /// What a QP asks to carry inline, as perftest's latency tests do; a device that
+    /// offers less gets a QP without.
+    static let requestedInline: UInt32 = 64
 
     private init(id: UnsafeMutablePointer<rdma_cm_id>, channel: EventChannel?, domain: ProtectionDomain,
                  depth: Int) throws(FabricError) {
@@ -138,7 +144,13 @@ public final class RDMAConnection: @unchecked Sendable {
         attributes.cap.max_recv_wr = UInt32(depth)
         attributes.cap.max_send_sge = 1
         attributes.cap.max_recv_sge = 1
-        let status = rdma_create_qp(id, domain.pointer, &attributes)
+        attributes.cap.max_inline_data = Self.requestedInline
+        var status = rdma_create_qp(id, domain.pointer, &attributes)
+        if status != 0 {
+            attributes.cap.max_inline_data = 0
+            status = rdma_create_qp(id, domain.pointer, &attributes)
+        }
+        maxInline = Int(attributes.cap.max_inline_data)
         guard status == 0 else {
             let error = FabricError.call("rdma_create_qp", "depth \(depth) on \(domain.context.name)", returned: status)
             rdma_destroy_id(id)
@@ -294,8 +306,10 @@ public final class RDMAConnection: @unchecked Sendable {
 
     private func post(_ opcode: ibv_wr_opcode, _ local: MemoryRegion, offset: Int, length: Int, remote: UInt64, rkey: UInt32,
                       id requestID: UInt64, signaled: Bool, immediate: UInt32) throws(FabricError) {
+        // Small payloads go inline: the HCA need not read them back from memory.
+        let inlined = length > 0 && length <= maxInline && opcode != IBV_WR_RDMA_READ
         let status = dpucert_post_send(queuePair, requestID, opcode.rawValue, local.buffer.baseAddress! + offset, UInt32(length),
-                                       local.lkey, remote, rkey, immediate, signaled ? 1 : 0)
+                                       local.lkey, remote, rkey, immediate, signaled ? 1 : 0, inlined ? 1 : 0)
         guard status == 0 else { throw FabricError.call("ibv_post_send", "QP \(queuePairNumber)", returned: status) }
     }
 

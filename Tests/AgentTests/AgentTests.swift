@@ -174,6 +174,20 @@ struct AgentServerTests {
         }
     }
 
+    @Test("RDMA commands: malformed ones and ones before a responder are refused; where the kernel has no RDMA, the responder says so")
+    func rdmaRefusals() throws {
+        try LoopbackAgent.with { agent in
+            let client = try AgentClient.connect(to: agent.control, token: LoopbackAgent.token)
+            #expect(try client.exchange("RDMA-RESPONDER not-an-address").hasPrefix("ERR expected RDMA-RESPONDER <address>"))
+            #expect(try client.exchange("RDMA-REGISTER 0 4096 remote-write").hasPrefix("ERR no RDMA responder"))
+            let started = try client.exchange("RDMA-RESPONDER 127.0.0.1")
+            if !FileManager.default.fileExists(atPath: "/sys/class/infiniband") {
+                #expect(started.hasPrefix("ERR") && started.contains("no RDMA subsystem"), "\(started)")
+            }
+            try client.ping()
+        }
+    }
+
     @Test("Echo peers start on the session's address and echo")
     func echoPeers() throws {
         try LoopbackAgent.with { agent in

@@ -37,10 +37,12 @@ int dpucert_poll_cq(struct ibv_cq *cq, int capacity, struct dpucert_completion *
 
 /// Posts one work request with a single scatter/gather entry (none when `length` is 0
 /// and `address` NULL). `opcode` is an enum ibv_wr_opcode; `remote_address`/`rkey` are used
-/// by RDMA WRITE and READ, `immediate` (host order) by the *_WITH_IMM opcodes. Returns 0
-/// or an errno value.
+/// by RDMA WRITE and READ, `immediate` (host order) by the *_WITH_IMM opcodes. With
+/// `inlined` the payload is copied into the work request (IBV_SEND_INLINE): the buffer
+/// may be reused at once. Returns 0 or an errno value.
 int dpucert_post_send(struct ibv_qp *qp, uint64_t wr_id, uint32_t opcode, void *address, uint32_t length,
-                      uint32_t lkey, uint64_t remote_address, uint32_t rkey, uint32_t immediate, int signaled);
+                      uint32_t lkey, uint64_t remote_address, uint32_t rkey, uint32_t immediate, int signaled,
+                      int inlined);
 
 /// Posts one receive of `length` bytes at `address` (length 0: no scatter/gather entry).
 int dpucert_post_recv(struct ibv_qp *qp, uint64_t wr_id, void *address, uint32_t length, uint32_t lkey);
