@@ -10,6 +10,8 @@ public enum RDMAResponderFault: String, Sendable, Hashable, CaseIterable {
     case ignoreAccessFlags = "ignore-access-flags"
     /// Buffers are altered: one byte of what arrived, of what is offered to read, of what is echoed.
     case corruption
+    /// Every tenant's connections share tenant 0's protection domain.
+    case sharedDomain = "shared-pd"
 }
 
 /// The RDMA responder of one control session: a CM listener on the address asked for,
@@ -182,7 +184,7 @@ final class RDMAResponder: @unchecked Sendable {
             return
         }
         do {
-            let domain = try domain(request.tenant)
+            let domain = try domain(faults.contains(.sharedDomain) ? 0 : request.tenant)
             var echo: MemoryRegion?
             if request.mode != .passive {
                 echo = try MemoryRegion(domain, bytes: max(1, request.messageBytes) * request.depth,

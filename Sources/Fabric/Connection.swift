@@ -201,7 +201,7 @@ public final class RDMAConnection: @unchecked Sendable {
             rdma_destroy_id(id)
             throw FabricError(.call, "rdma_resolve_route", subject: subject, code: ENODEV, detail: "the route names no RDMA device")
         }
-        let context = DeviceContext(pointer: verbs, owned: false)
+        let context = DeviceContext(pointer: verbs)
         let domain: ProtectionDomain
         do {
             domain = try ProtectionDomain(context)
@@ -396,7 +396,7 @@ public final class RDMAListener: @unchecked Sendable {
         }
         self.id = id
         self.port = UInt16(bigEndian: rdma_get_src_port(id))
-        self.context = id.pointee.verbs.map { DeviceContext(pointer: $0, owned: false) }
+        self.context = id.pointee.verbs.map { DeviceContext(pointer: $0) }
     }
 
     deinit {

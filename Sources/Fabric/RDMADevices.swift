@@ -59,22 +59,6 @@ public enum RDMADevices {
         return devices.sorted { $0.name < $1.name }
     }
 
-    /// Opens the device called `name` (the caller closes it with ibv_close_device).
-    static func open(_ name: String) throws(FabricError) -> UnsafeMutablePointer<ibv_context> {
-        var count: Int32 = 0
-        guard let list = ibv_get_device_list(&count) else {
-            let code = errno
-            throw FabricError(code == ENOSYS ? .noSubsystem : .call, "ibv_get_device_list", subject: "", code: code)
-        }
-        defer { ibv_free_device_list(list) }
-        for index in 0..<Int(count) {
-            guard let device = list[index], String(cString: ibv_get_device_name(device)) == name else { continue }
-            guard let context = ibv_open_device(device) else { throw FabricError.call("ibv_open_device", name, returned: -1) }
-            return context
-        }
-        throw FabricError(.call, "ibv_open_device", subject: name, code: ENODEV, detail: "no such RDMA device")
-    }
-
     private static func describe(_ device: UnsafeMutablePointer<ibv_device>) throws(FabricError) -> RDMADeviceInfo {
         let name = String(cString: ibv_get_device_name(device))
         guard let context = ibv_open_device(device) else { throw FabricError.call("ibv_open_device", name, returned: -1) }

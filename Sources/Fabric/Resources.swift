@@ -37,26 +37,15 @@ public struct MemoryAccess: OptionSet, Sendable, Hashable, CustomStringConvertib
     }
 }
 
-/// An opened RDMA device.
+/// An RDMA device as the CM opened it for a bound or resolved id (librdmacm owns the
+/// context and keeps it open; it is not closed here).
 public final class DeviceContext: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<ibv_context>
-    private let owned: Bool
     public let name: String
 
-    /// Opens the device called `name`.
-    public convenience init(name: String) throws(FabricError) {
-        self.init(pointer: try RDMADevices.open(name), owned: true)
-    }
-
-    /// The context the CM opened for a bound or resolved id (not closed here: librdmacm owns it).
-    init(pointer: UnsafeMutablePointer<ibv_context>, owned: Bool) {
+    init(pointer: UnsafeMutablePointer<ibv_context>) {
         self.pointer = pointer
-        self.owned = owned
         self.name = String(cString: ibv_get_device_name(pointer.pointee.device))
-    }
-
-    deinit {
-        if owned { ibv_close_device(pointer) }
     }
 
     /// The device's limit on outstanding RDMA READs per QP (initiator and responder).

@@ -9,6 +9,8 @@ public enum VMFault: String, Sendable, Hashable, Codable, CaseIterable {
     case rdmaIgnoreAccessFlags = "rdma-ignore-access-flags"
     /// The peer's responder alters buffers: what arrived, what it offers to read, what it echoes.
     case rdmaCorruption = "rdma-corruption"
+    /// The peer's responder puts every tenant's connections in one protection domain.
+    case rdmaSharedPD = "rdma-shared-pd"
     /// The RDMA wire's link is down (the peer's end).
     case rdmaPortDown = "rdma-port-down"
     /// The RDMA wire is rate-limited (netem) far below the profile's bandwidth.
@@ -22,6 +24,7 @@ public enum VMFault: String, Sendable, Hashable, Codable, CaseIterable {
         case .missingFunction: "one profile function is left off the virtual machine"
         case .rdmaIgnoreAccessFlags: "the RDMA responder registers memory with more access than asked"
         case .rdmaCorruption: "the RDMA responder alters the buffers it holds, offers and echoes"
+        case .rdmaSharedPD: "the RDMA responder puts every tenant's connections in one protection domain"
         case .rdmaPortDown: "the RDMA data-plane link is down"
         case .rdmaSlow: "the RDMA data-plane link is rate-limited far below the profile (netem, \(GuestRDMAWire.slowRate) each way)"
         }
@@ -34,6 +37,7 @@ public enum VMFault: String, Sendable, Hashable, Codable, CaseIterable {
         case .missingFunction: ["pci.functions-present"]
         case .rdmaIgnoreAccessFlags: ["rdma.access-enforcement"]
         case .rdmaCorruption: ["rdma.data-integrity"]
+        case .rdmaSharedPD: ["rdma.pd-isolation"]
         // Nothing RDMA works over a link that is down: every check of the suite is red.
         case .rdmaPortDown: ["rdma.device-ports", "rdma.cm-connect", "rdma.write-bandwidth", "rdma.read-bandwidth",
                              "rdma.send-latency", "rdma.write-latency", "rdma.data-integrity", "rdma.access-enforcement",
@@ -47,6 +51,7 @@ public enum VMFault: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .rdmaIgnoreAccessFlags: "ignore-access-flags"
         case .rdmaCorruption: "corruption"
+        case .rdmaSharedPD: "shared-pd"
         default: nil
         }
     }

@@ -91,7 +91,7 @@ public struct VMMachine: Sendable, Hashable, Codable {
             } else {
                 throw .faultNotApplicable(fault: fault.name, reason: "the machine has no function to leave out")
             }
-        case .rdmaIgnoreAccessFlags, .rdmaCorruption, .rdmaPortDown, .rdmaSlow:
+        case .rdmaIgnoreAccessFlags, .rdmaCorruption, .rdmaSharedPD, .rdmaPortDown, .rdmaSlow:
             // Faults of the guest's RDMA wire and responder (GuestRDMAWire, the boot script), not of the machine.
             break
         }

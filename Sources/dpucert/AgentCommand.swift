@@ -29,7 +29,7 @@ struct AgentCommand: ParsableCommand {
     var probeSource: [String] = []
 
     @Option(name: .customLong("rdma-fault"),
-            help: ArgumentHelp("A fault the RDMA responder injects (ignore-access-flags, corruption); the VM testbed's.",
+            help: ArgumentHelp("A fault the RDMA responder injects (ignore-access-flags, corruption, shared-pd); the VM testbed's.",
                                visibility: .hidden))
     var rdmaFault: [String] = []
 

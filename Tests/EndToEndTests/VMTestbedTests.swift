@@ -106,6 +106,7 @@ struct VMTestbedTests {
 
     @Test("each RDMA fault, injected on the responder's side, turns exactly its RDMA checks red over Soft-RoCE", arguments: [
         ("rdma-ignore-access-flags", ["rdma.access-enforcement"]), ("rdma-corruption", ["rdma.data-integrity"]),
+        ("rdma-shared-pd", ["rdma.pd-isolation"]),
         ("rdma-port-down", VMTestbedTests.rdmaChecks), ("rdma-slow", ["rdma.read-bandwidth", "rdma.write-bandwidth"]),
     ])
     func rdmaFault(name: String, red: [String]) throws {

@@ -65,7 +65,7 @@ struct VMMachineTests {
     func faultNames() throws {
         #expect(try VMFault(name: "vm-vf-shortfall") == .vfShortfall)
         #expect(throws: VMError.unknownFault("vm-nope", known: ["vm-vf-shortfall", "vm-missing-function", "rdma-ignore-access-flags",
-                                                                "rdma-corruption", "rdma-port-down", "rdma-slow"])) {
+                                                                "rdma-corruption", "rdma-shared-pd", "rdma-port-down", "rdma-slow"])) {
             try VMFault(name: "vm-nope")
         }
     }

@@ -62,6 +62,10 @@ struct RDMABandwidthCheck: CertificationTest {
                                           time: Self.judgedTime, rate: bytesPerSecond))
             }
             guard let decisive = judged.last else { throw PositiveControlFailure("cancelled before the profile's sizes were measured") }
+            // A size where nothing completed is no figure: 0 Gbit/s would read as a slow device.
+            if let empty = judged.first(where: { $0.messages == 0 }) {
+                throw PositiveControlFailure("no message of \(byteSize(empty.parameters.messageBytes)) completed within \(empty.parameters.timeLimit)")
+            }
             let peak = (sweep + judged).max { $0.gigabitsPerSecond < $1.gigabitsPerSecond }!
             var measurements = judged.map { result in
                 MeasuredValue(name: "\(operation.rawValue)_bandwidth_\(result.parameters.messageBytes)_bytes",
@@ -143,6 +147,10 @@ struct RDMALatencyCheck: CertificationTest {
                 results.append(result)
             }
             guard let decisive = results.first else { throw PositiveControlFailure("cancelled before any size was measured") }
+            // An empty histogram reads as 0 µs: a size without round trips is no figure.
+            if let empty = results.first(where: { $0.samples == 0 }) {
+                throw PositiveControlFailure("no round trip of \(byteSize(empty.parameters.messageBytes)) within \(empty.parameters.timeLimit)")
+            }
             var measurements: [MeasuredValue] = []
             var series: [DataSeries] = []
             for result in results {
